@@ -1,0 +1,64 @@
+"""Shared fixtures: a private TFDS data dir with tiny datasets, built once."""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNIST_DIR = os.environ.get(
+    'XDOMAIN_MNIST_DIR',
+    os.path.join(os.path.dirname(REPO), 'shared', 'data', 'mnist'))
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+os.environ.setdefault('XDOMAIN_DATA_WORKERS', '2')
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+
+def pytest_configure(config):
+  config.addinivalue_line('markers', 'mnist: needs the raw MNIST files')
+
+
+@pytest.fixture(scope='session')
+def data_dir(tmp_path_factory):
+  """A TFDS data dir holding synth_digits/tiny and uci_digits."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from xdomain.data import datasets  # pylint: disable=g-import-not-at-top
+  tfds.disable_progress_bar()
+  path = str(tmp_path_factory.mktemp('tfds'))
+  datasets.prepare('synth_digits/tiny', path)
+  datasets.prepare('uci_digits', path)
+  return path
+
+
+@pytest.fixture(scope='session')
+def mnist_data_dir(data_dir):
+  """`data_dir` with MNIST built offline from the raw files."""
+  if not os.path.isdir(MNIST_DIR):
+    pytest.fail(f'MNIST raw files not found at {MNIST_DIR}; set '
+                'XDOMAIN_MNIST_DIR to the folder holding them.')
+  from xdomain.data import datasets  # pylint: disable=g-import-not-at-top
+  datasets.prepare('mnist', data_dir, MNIST_DIR, download='never')
+  return data_dir
+
+
+def tiny_classifier_config(data_dir, **overrides):
+  """configs/pretrain_f_synth.py:tiny pointed at the test data dir."""
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,unused-import
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      'pretrain_f_synth', os.path.join(REPO, 'configs', 'pretrain_f_synth.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config('tiny')
+  config.data.data_dir = data_dir
+  config.data.manual_dir = MNIST_DIR
+  config.eval.cross_domain = ()
+  for key, value in overrides.items():
+    target = config
+    *parents, leaf = key.split('.')
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return config

@@ -1,0 +1,134 @@
+"""Input pipeline: shapes, ranges, determinism, sharding, mock data."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from xdomain import config_lib
+from xdomain.data import pipeline
+
+
+def two_domain_config(data_dir, source='synth_digits/tiny',
+                      target='uci_digits', per_device=4):
+  config = config_lib.base_config()
+  config.data.source = config_lib.domain(source)
+  config.data.target = config_lib.domain(target)
+  config.data.data_dir = data_dir
+  config.data.shuffle_buffer = 64
+  config.per_device_batch_size = per_device
+  return config
+
+
+def take(iterator, n):
+  return list(itertools.islice(iterator, n))
+
+
+def test_batches_are_two_unpaired_domains_shaped_for_devices(data_dir):
+  config = two_domain_config(data_dir)
+  batch = next(pipeline.train_iterator(config, num_devices=2, seed=0))
+  assert set(batch) == {'source', 'target'}
+  for domain in ('source', 'target'):
+    image, label = batch[domain]['image'], batch[domain]['label']
+    assert image.shape == (2, 4, 32, 32, 3)
+    assert image.dtype == np.float32
+    assert label.shape == (2, 4)
+    assert -1.0 <= image.min() and image.max() <= 1.0
+    assert set(np.unique(label)) <= set(range(10))
+
+
+def test_grey_images_are_resized_and_replicated_to_rgb(data_dir):
+  config = two_domain_config(data_dir)
+  target = next(pipeline.train_iterator(config, num_devices=1,
+                                        seed=0))['target']['image']
+  np.testing.assert_array_equal(target[..., 0], target[..., 1])
+  np.testing.assert_array_equal(target[..., 0], target[..., 2])
+
+
+@pytest.mark.parametrize('method', ['lanczos3', 'bilinear'])
+def test_resize_methods(method):
+  image = tf.constant(np.random.RandomState(0).randint(0, 256, (8, 8, 1)),
+                      tf.uint8)
+  out = pipeline.resize_to_32(image, method)
+  assert out.shape == (32, 32, 1) and out.dtype == tf.uint8
+  with pytest.raises(ValueError, match='resize_method'):
+    pipeline.resize_to_32(image, 'nearest')
+
+
+def test_scale_to_minus_one_one():
+  image = tf.constant([[[0]], [[255]]], tf.uint8)
+  out = pipeline.to_rgb_float(image).numpy()
+  np.testing.assert_allclose(out[0, 0], [-1, -1, -1])
+  np.testing.assert_allclose(out[1, 0], [1, 1, 1])
+
+
+def test_deterministic_given_seed(data_dir):
+  config = two_domain_config(data_dir)
+  config.data.augment_translate = 2
+  a = take(pipeline.train_iterator(config, num_devices=1, seed=7), 3)
+  b = take(pipeline.train_iterator(config, num_devices=1, seed=7), 3)
+  c = take(pipeline.train_iterator(config, num_devices=1, seed=8), 3)
+  for x, y in zip(a, b):
+    for domain in ('source', 'target'):
+      np.testing.assert_array_equal(x[domain]['image'], y[domain]['image'])
+  assert not np.array_equal(a[0]['source']['image'], c[0]['source']['image'])
+
+
+def test_domain_with_empty_name_is_left_out(data_dir):
+  config = two_domain_config(data_dir, target='')
+  batch = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  assert set(batch) == {'source'}
+
+
+def test_eval_iterator_counts_every_example_once(data_dir):
+  config = two_domain_config(data_dir)
+  total, labels = 0, []
+  for batch in pipeline.eval_iterator(config.data, 'uci_digits', 'test',
+                                      num_devices=2, per_device_batch=50):
+    assert batch['image'].shape == (2, 50, 32, 32, 3)
+    total += int(batch['mask'].sum())
+    labels.append(batch['label'][batch['mask'] > 0])
+  assert total == 360
+  assert np.concatenate(labels).shape == (360,)
+
+
+def test_host_shards_are_disjoint_and_cover_the_split(data_dir):
+  config = two_domain_config(data_dir)
+  seen = []
+  for process in range(2):
+    images = [b['image'][b['mask'] > 0] for b in pipeline.eval_iterator(
+        config.data, 'uci_digits', 'test', num_devices=1,
+        per_device_batch=64, process_index=process, process_count=2)]
+    seen.append(np.concatenate(images).reshape(-1, 32 * 32 * 3))
+  assert len(seen[0]) == len(seen[1]) == 180
+  first = {row.tobytes() for row in seen[0]}
+  assert not any(row.tobytes() in first for row in seen[1])
+
+
+def test_svhn_cropped_pipeline_on_mock_data(tmp_path):
+  config = two_domain_config(str(tmp_path), source='svhn_cropped',
+                             target='svhn_cropped')
+  config.data.target.train_split = 'extra'
+  # The user's files are present (mock_data stands in for their content).
+  manual_dir = tmp_path / 'manual'
+  manual_dir.mkdir()
+  for name in ('train_32x32.mat', 'test_32x32.mat', 'extra_32x32.mat'):
+    (manual_dir / name).touch()
+  config.data.manual_dir = str(manual_dir)
+  with tfds.testing.mock_data(num_examples=16):
+    batch = next(pipeline.train_iterator(config, num_devices=2, seed=0))
+  assert batch['source']['image'].shape == (2, 4, 32, 32, 3)
+  assert batch['target']['image'].shape == (2, 4, 32, 32, 3)
+  assert -1.0 <= batch['source']['image'].min()
+  assert batch['source']['image'].max() <= 1.0
+
+
+def test_unknown_split_is_a_clear_error(data_dir):
+  config = two_domain_config(data_dir)
+  config.data.source.train_split = 'validation'
+  with pytest.raises(ValueError, match="no split 'validation'"):
+    next(pipeline.train_iterator(config, num_devices=1, seed=0))
+
+

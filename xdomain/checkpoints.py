@@ -1,0 +1,109 @@
+"""Orbax checkpoints: the training state, and exported classifiers.
+
+Training state: an Orbax `CheckpointManager` under `<workdir>/checkpoints`,
+saved every `checkpoint_every_steps` and at the end; on start the latest
+readable checkpoint is restored (a corrupt one is reported and the previous
+one used).
+
+Exported classifiers (`f`, target evaluators): one Orbax checkpoint holding
+`variables` (params and batch stats) and `metadata` (the model config, the
+data it was trained on, its test accuracy). `load_classifier` rebuilds the
+module from the stored model config, so a consumer only needs the path.
+"""
+
+import json
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from xdomain.models import classifiers
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint is missing or unreadable."""
+
+
+class TrainCheckpointer:
+  """Saves and restores the full training state of one run."""
+
+  def __init__(self, workdir: str, max_to_keep: int = 3):
+    self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                             create=True))
+
+  def save(self, step: int, state: Any) -> None:
+    self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    self.manager.wait_until_finished()
+
+  def restore_latest(self, template: Any) -> Optional[Any]:
+    """The newest readable state, or None when there is no checkpoint."""
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        return self.manager.restore(
+            step, args=ocp.args.StandardRestore(abstract))
+      except Exception as e:  # pylint: disable=broad-except
+        logging.error('Checkpoint at step %d in %s is unreadable (%s: %s); '
+                      'trying the previous one.', step, self.directory,
+                      type(e).__name__, e)
+    return None
+
+  def close(self) -> None:
+    self.manager.close()
+
+
+def _to_numpy(tree):
+  return jax.tree.map(np.asarray, tree)
+
+
+def save_classifier(path: str, variables: Dict[str, Any],
+                    model_config: ml_collections.ConfigDict,
+                    metadata: Dict[str, Any]) -> str:
+  """Writes an exported classifier; returns its absolute path."""
+  path = os.path.abspath(os.path.expanduser(path))
+  meta = {'model': model_config.to_dict(), **metadata}
+  json.dumps(meta)  # fail here, not inside Orbax, on non-JSON metadata
+  checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+  checkpointer.save(
+      path,
+      args=ocp.args.Composite(
+          variables=ocp.args.StandardSave(_to_numpy(variables)),
+          metadata=ocp.args.JsonSave(meta)),
+      force=True)
+  checkpointer.wait_until_finished() if hasattr(
+      checkpointer, 'wait_until_finished') else None
+  return path
+
+
+def load_classifier(
+    path: str) -> Tuple[classifiers.DigitClassifier, Dict[str, Any], Dict]:
+  """Returns (module, variables, metadata) of an exported classifier."""
+  path = os.path.abspath(os.path.expanduser(path))
+  if not os.path.isdir(path):
+    raise CheckpointError(
+        f'No classifier checkpoint at {path}. Train one first, e.g. '
+        'python -m xdomain.main --config=configs/pretrain_f_synth.py '
+        '--workdir=DIR (it exports to DIR/classifier), and point the config '
+        'at that path.')
+  checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+  try:
+    restored = checkpointer.restore(
+        path,
+        args=ocp.args.Composite(variables=ocp.args.StandardRestore(),
+                                metadata=ocp.args.JsonRestore()))
+  except Exception as e:  # pylint: disable=broad-except
+    raise CheckpointError(
+        f'Classifier checkpoint at {path} is unreadable ({type(e).__name__}: '
+        f'{e}). Delete it and train the classifier again.') from e
+  metadata = restored['metadata']
+  model = classifiers.classifier_from_config(
+      ml_collections.ConfigDict(metadata['model']))
+  variables = jax.tree.map(np.asarray, restored['variables'])
+  return model, variables, metadata

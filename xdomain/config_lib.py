@@ -1,0 +1,97 @@
+"""Shared config pieces and validation.
+
+Config files in `configs/` start from `base_config()` and fill in their
+method's sections. Sections: `data` (source/target domains, TFDS dirs,
+resizing), `model`, `optim.<group>`, `eval`, `export`, plus the Flax-examples
+run-length names (`num_train_steps`, `log_every_steps`, `eval_every_steps`,
+`checkpoint_every_steps`). Unknown keys are rejected by ml_collections when a
+config is locked (as `xdomain.main` does) and by `validate`.
+"""
+
+import ml_collections
+
+from xdomain.models import classifiers
+
+MNIST_MANUAL_DIR_HINT = '../shared/data/mnist'
+
+
+def domain(name: str = '', train_split: str = 'train',
+           test_split: str = 'test') -> ml_collections.ConfigDict:
+  """One image domain: a TFDS name (or prepared dir) and its split names."""
+  return ml_collections.ConfigDict(
+      {'name': name, 'train_split': train_split, 'test_split': test_split})
+
+
+def optimizer(name: str = 'adam', learning_rate: float = 1e-3,
+              schedule: str = 'constant', warmup_steps: int = 0,
+              b1: float = 0.9, b2: float = 0.999, weight_decay: float = 0.0,
+              grad_clip_norm: float = 0.0) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, schedule=schedule,
+      warmup_steps=warmup_steps, b1=b1, b2=b2, weight_decay=weight_decay,
+      grad_clip_norm=grad_clip_norm))
+
+
+def classifier_model(variant: str = 'maxpool',
+                     batch_norm: bool = False) -> ml_collections.ConfigDict:
+  """The DTN digits encoder family (see xdomain.models.classifiers)."""
+  return ml_collections.ConfigDict(dict(
+      variant=variant, batch_norm=batch_norm, features=(64, 128, 256, 128),
+      feature_activation='relu', num_classes=10))
+
+
+def base_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.method = ''
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = domain()
+  config.data.target = domain()
+  config.data.data_dir = ''  # '' = TFDS default ($TFDS_DATA_DIR)
+  config.data.manual_dir = ''  # '' = <data_dir>/downloads/manual
+  config.data.download = 'auto'  # 'auto' | 'never' | 'always'
+  config.data.resize_method = 'lanczos3'  # or 'bilinear'
+  config.data.shuffle_buffer = 50_000
+  config.data.cache = True
+  config.data.augment_translate = 0  # max random shift in pixels, 0 = off
+
+  config.model = classifier_model()
+  config.optim = ml_collections.ConfigDict()
+
+  config.per_device_batch_size = 128
+  config.num_train_steps = 1000
+  config.log_every_steps = 100
+  config.eval_every_steps = 1000
+  config.checkpoint_every_steps = 1000
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.per_device_batch_size = 500
+  config.eval.limit = 0  # examples per eval split, 0 = all
+  config.eval.cross_domain = ()  # extra 'name:split' datasets to score on
+
+  config.export = ml_collections.ConfigDict()
+  config.export.path = ''  # '' = <workdir>/classifier
+  return config
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks values early, before any data is read or anything compiles."""
+  positive = ('per_device_batch_size', 'num_train_steps', 'log_every_steps',
+              'eval_every_steps', 'checkpoint_every_steps')
+  for key in positive:
+    if int(config[key]) <= 0:
+      raise ValueError(f'config.{key} must be positive, got {config[key]}')
+  if not config.data.source.name:
+    raise ValueError('config.data.source.name is empty: name the TFDS dataset '
+                     'of the source domain (e.g. synth_digits).')
+  if config.model.variant not in classifiers.VARIANTS:
+    raise ValueError(f'config.model.variant must be one of '
+                     f'{classifiers.VARIANTS}, got {config.model.variant!r}')
+  if config.data.resize_method not in ('lanczos3', 'lanczos', 'bilinear'):
+    raise ValueError("config.data.resize_method must be 'lanczos3' or "
+                     f"'bilinear', got {config.data.resize_method!r}")
+  for dataset in config.eval.cross_domain:
+    if ':' not in dataset:
+      raise ValueError(f"config.eval.cross_domain entries are 'name:split', "
+                       f'got {dataset!r}')

@@ -1,0 +1,153 @@
+"""Input pipeline: TFDS in, numpy batches `[devices, per_device, 32, 32, 3]` out.
+
+Never imports models. Every image goes through the same small steps:
+decode (TFDS) -> resize to 32x32 (Lanczos or bilinear; grey stays 1 channel)
+-> uint8 cache -> [augment] -> grey-to-RGB -> scale to [-1, 1].
+
+Training batches are `{'source': {'image','label'}, 'target': {...}}`: two
+unpaired, independently shuffled streams, one per domain named in
+`config.data` (a domain with an empty `name` is left out). Each host reads its
+own even shard of every split. Given the seed, the stream is deterministic.
+"""
+
+from typing import Dict, Iterator, Optional
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from xdomain.data import datasets
+
+IMAGE_SIZE = 32
+DOMAINS = ('source', 'target')
+_RESIZE_METHODS = {'lanczos': 'lanczos3', 'lanczos3': 'lanczos3',
+                   'bilinear': 'bilinear'}
+
+
+def resize_to_32(image: tf.Tensor, method: str) -> tf.Tensor:
+  """uint8 [H, W, C] -> uint8 [32, 32, C]; images already 32x32 pass as-is."""
+  if method not in _RESIZE_METHODS:
+    raise ValueError(f'data.resize_method must be one of '
+                     f'{sorted(_RESIZE_METHODS)}, got {method!r}')
+  if image.shape[0] == IMAGE_SIZE and image.shape[1] == IMAGE_SIZE:
+    return image
+  resized = tf.image.resize(tf.cast(image, tf.float32), (IMAGE_SIZE, IMAGE_SIZE),
+                            method=_RESIZE_METHODS[method], antialias=True)
+  return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def to_rgb_float(image: tf.Tensor) -> tf.Tensor:
+  """uint8 [..., C] with C in {1, 3} -> float32 [..., 3] in [-1, 1]."""
+  image = tf.cast(image, tf.float32) / 127.5 - 1.0
+  if image.shape[-1] == 1:
+    image = tf.repeat(image, 3, axis=-1)
+  return image
+
+
+def random_translate(image: tf.Tensor, max_shift: int,
+                     seed: tf.Tensor) -> tf.Tensor:
+  """Shifts by up to `max_shift` pixels (edge padding), stateless in `seed`."""
+  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift],
+                          [0, 0]], mode='SYMMETRIC')
+  return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
+
+
+def host_shard(split: str, process_index: int, process_count: int) -> str:
+  """This host's even share of `split` (TFDS sub-split syntax)."""
+  if process_count == 1:
+    return split
+  return tfds.even_splits(split, n=process_count,
+                          drop_remainder=True)[process_index]
+
+
+def _decoded(data: ml_collections.ConfigDict, name: str, split: str,
+             process_index: int, process_count: int) -> tf.data.Dataset:
+  builder = datasets.prepare(name, data.data_dir, data.manual_dir,
+                             data.download)
+  datasets.check_split(builder, split, name)
+  ds = builder.as_dataset(
+      split=host_shard(split, process_index, process_count),
+      shuffle_files=False, as_supervised=False)
+  method = data.resize_method
+  ds = ds.map(lambda ex: {'image': resize_to_32(ex['image'], method),
+                          'label': tf.cast(ex['label'], tf.int32)},
+              num_parallel_calls=tf.data.AUTOTUNE)
+  if data.cache:
+    ds = ds.cache()
+  return ds
+
+
+def domain_train_dataset(data: ml_collections.ConfigDict,
+                         domain: ml_collections.ConfigDict, *, host_batch: int,
+                         seed: int, process_index: int = 0,
+                         process_count: int = 1) -> tf.data.Dataset:
+  """Endless shuffled float batches of one domain's training split."""
+  ds = _decoded(data, domain.name, domain.train_split, process_index,
+                process_count)
+  buffer = data.shuffle_buffer
+  ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+  shift = int(data.augment_translate)
+  if shift > 0:
+    ds = ds.enumerate().map(
+        lambda i, ex: {**ex, 'image': random_translate(
+            ex['image'], shift, tf.stack([tf.cast(seed, tf.int64), i]))},
+        num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(host_batch, drop_remainder=True)
+  return ds.map(lambda ex: {**ex, 'image': to_rgb_float(ex['image'])},
+                num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _shard_for_devices(batch: Dict[str, np.ndarray],
+                       num_devices: int) -> Dict[str, np.ndarray]:
+  return {k: v.reshape((num_devices, -1) + v.shape[1:])
+          for k, v in batch.items()}
+
+
+def active_domains(data: ml_collections.ConfigDict):
+  return [d for d in DOMAINS if d in data and data[d].name]
+
+
+def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
+                   seed: int, process_index: int = 0,
+                   process_count: int = 1) -> Iterator[Dict]:
+  """Zipped `{'source': ..., 'target': ...}` numpy training batches.
+
+  Each leaf is shaped `[num_devices, per_device_batch, ...]`.
+  """
+  per_device = config.per_device_batch_size
+  streams = {}
+  for offset, domain in enumerate(active_domains(config.data)):
+    streams[domain] = domain_train_dataset(
+        config.data, config.data[domain], host_batch=num_devices * per_device,
+        seed=seed + offset, process_index=process_index,
+        process_count=process_count)
+  ds = tf.data.Dataset.zip(streams).prefetch(2)
+  for batch in tfds.as_numpy(ds):
+    yield {d: _shard_for_devices(b, num_devices) for d, b in batch.items()}
+
+
+def eval_iterator(data: ml_collections.ConfigDict, name: str, split: str, *,
+                  num_devices: int, per_device_batch: int,
+                  process_index: int = 0, process_count: int = 1,
+                  limit: Optional[int] = None) -> Iterator[Dict[str, np.ndarray]]:
+  """One pass over a split, in order, padded to full batches.
+
+  Batches carry `mask` (1 for real examples, 0 for padding) so that metrics
+  count every example exactly once.
+  """
+  ds = _decoded(data, name, split, process_index, process_count)
+  if limit:
+    ds = ds.take(limit)
+  host_batch = num_devices * per_device_batch
+  ds = ds.batch(host_batch).map(
+      lambda ex: {**ex, 'image': to_rgb_float(ex['image'])},
+      num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+  for batch in tfds.as_numpy(ds):
+    n = batch['label'].shape[0]
+    pad = host_batch - n
+    batch = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)])
+             for k, v in batch.items()}
+    batch['mask'] = np.concatenate([np.ones(n, np.float32),
+                                    np.zeros(pad, np.float32)])
+    yield _shard_for_devices(batch, num_devices)

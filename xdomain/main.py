@@ -1,0 +1,51 @@
+"""Entry point: python -m xdomain.main --config=configs/NAME.py --workdir=DIR.
+
+Override any config field on the command line, e.g.
+  --config.num_train_steps=100 --config.data.manual_dir=../shared/data/mnist
+"""
+
+import logging as std_logging
+import os
+
+# Quieter TensorFlow; it is only used by the input pipeline.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from xdomain import train
+
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'Directory for checkpoints, logs and results.')
+config_flags.DEFINE_config_file(
+    'config', None, 'Path to a config file, e.g. configs/pretrain_f_synth.py '
+    '(optionally with :ARG for a variant, e.g. :tiny).', lock_config=True)
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def _quiet_orbax_info(record) -> bool:
+  """Drops Orbax's per-save INFO chatter; keeps its warnings and errors."""
+  return 'orbax' not in record.pathname or record.levelno >= std_logging.WARNING
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_quiet_orbax_info)
+  # TF must not grab accelerators that JAX uses.
+  tf.config.set_visible_devices([], 'GPU')
+  tfds.disable_progress_bar()
+  metrics = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+  summary = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
+                      for k, v in sorted(metrics.items()))
+  logging.info('Final evaluation: %s', summary)
+  print(f'Final evaluation: {summary}', flush=True)
+  print(f'Results: {os.path.join(os.path.abspath(_WORKDIR.value), "results.json")}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,21 @@
+"""Methods by name: `config.method` picks one; the loop never names them."""
+
+from typing import Callable, Dict
+
+import ml_collections
+
+from xdomain.methods import base
+from xdomain.methods import classifier
+
+Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
+
+REGISTRY: Dict[str, Builder] = {
+    'classifier': classifier.build,
+}
+
+
+def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
+  if config.method not in REGISTRY:
+    raise ValueError(f'Unknown method {config.method!r}; known methods: '
+                     f'{sorted(REGISTRY)}')
+  return REGISTRY[config.method](config, workdir)

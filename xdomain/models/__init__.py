@@ -1,0 +1,1 @@
+"""Networks: flax.linen modules only, no losses or training logic."""

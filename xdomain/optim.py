@@ -1,0 +1,38 @@
+"""Optimizers from config: one optax transformation per update group."""
+
+import ml_collections
+import optax
+
+_NAMES = ('adam', 'adamw', 'rmsprop', 'sgd')
+
+
+def learning_rate_schedule(cfg: ml_collections.ConfigDict,
+                           num_train_steps: int) -> optax.Schedule:
+  if cfg.schedule == 'constant':
+    return optax.constant_schedule(cfg.learning_rate)
+  if cfg.schedule == 'cosine':
+    return optax.warmup_cosine_decay_schedule(
+        0.0, cfg.learning_rate, cfg.warmup_steps,
+        max(num_train_steps, cfg.warmup_steps + 1))
+  raise ValueError(f"optim schedule must be 'constant' or 'cosine', got "
+                   f'{cfg.schedule!r}')
+
+
+def make_optimizer(cfg: ml_collections.ConfigDict,
+                   num_train_steps: int) -> optax.GradientTransformation:
+  """`cfg` fields: name, learning_rate, schedule, warmup_steps, b1, b2,
+  weight_decay, grad_clip_norm (0 = off)."""
+  lr = learning_rate_schedule(cfg, num_train_steps)
+  if cfg.name == 'adam':
+    tx = optax.adam(lr, b1=cfg.b1, b2=cfg.b2)
+  elif cfg.name == 'adamw':
+    tx = optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
+  elif cfg.name == 'rmsprop':
+    tx = optax.rmsprop(lr)
+  elif cfg.name == 'sgd':
+    tx = optax.sgd(lr, momentum=cfg.b1)
+  else:
+    raise ValueError(f'optim name must be one of {_NAMES}, got {cfg.name!r}')
+  if cfg.grad_clip_norm:
+    tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)
+  return tx

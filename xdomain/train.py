@@ -1,0 +1,136 @@
+"""The training loop shared by every method.
+
+Read top to bottom: config -> method -> input -> state (fresh or resumed)
+-> compiled step -> loop with logging, evaluation and checkpoints -> export.
+The loop knows no method by name: `xdomain.methods.build` turns the config
+into a `Method` (networks, update groups, evaluation, export).
+"""
+
+import itertools
+import json
+import os
+import time
+from typing import Any, Dict
+
+from absl import logging
+from clu import metric_writers
+import flax
+import jax
+import ml_collections
+import numpy as np
+
+from xdomain import checkpoints
+from xdomain import config_lib
+from xdomain import methods
+from xdomain import steps
+from xdomain.data import pipeline
+
+
+class NonFiniteLossError(FloatingPointError):
+  """A loss became NaN or Inf."""
+
+
+def write_json(path: str, payload: Dict[str, Any]) -> None:
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(payload, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _check_finite(metrics: Dict[str, float], step: int,
+                  checkpoint_dir: str) -> None:
+  bad = {k: v for k, v in metrics.items() if not np.isfinite(v)}
+  if bad:
+    raise NonFiniteLossError(
+        f'Non-finite values at step {step}: {bad}. Training stopped; the last '
+        f'good checkpoint in {checkpoint_dir} is intact. Lower the learning '
+        'rate or the loss weights and restart.')
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> Dict[str, float]:
+  """Trains `config.method`, evaluates, exports; returns final eval metrics."""
+  # --- Config and workdir -------------------------------------------------
+  config_lib.validate(config)
+  workdir = os.path.abspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  is_main = jax.process_index() == 0
+  if is_main:
+    write_json(os.path.join(workdir, 'config.json'), config.to_dict())
+  writer = metric_writers.create_default_writer(workdir,
+                                                just_logging=not is_main)
+
+  # --- Method and input ---------------------------------------------------
+  method = methods.build(config, workdir)
+  num_devices = jax.local_device_count()
+  batches = pipeline.train_iterator(
+      config, num_devices=num_devices, seed=config.seed,
+      process_index=jax.process_index(), process_count=jax.process_count())
+  first_batch = next(batches)
+
+  # --- State: fresh or resumed ---------------------------------------------
+  one_device_batch = jax.tree.map(lambda x: x[0], first_batch)
+  state = steps.init_state(method, jax.random.key(config.seed),
+                           one_device_batch)
+  checkpointer = checkpoints.TrainCheckpointer(workdir)
+  restored = checkpointer.restore_latest(state)
+  if restored is not None:
+    state = restored
+    logging.info('Resumed from step %d.', int(state['step']))
+  start_step = int(state['step'])
+  # The data stream restarts where the run left off.
+  batches = itertools.chain([first_batch], batches)
+  batches = itertools.islice(batches, start_step, None)
+
+  # --- Compiled step ---------------------------------------------------------
+  train_step = steps.make_train_step(method, config.seed)
+  replicated = flax.jax_utils.replicate(state)
+  global_batch = (config.per_device_batch_size * num_devices *
+                  jax.process_count())
+
+  # --- Loop ------------------------------------------------------------------
+  eval_metrics: Dict[str, float] = {}
+  t_start = time.time()
+  t_log, step_log = t_start, start_step
+  num_steps = config.num_train_steps
+
+  def evaluate(step: int):
+    nonlocal eval_metrics
+    host_state = flax.jax_utils.unreplicate(replicated)
+    eval_metrics = method.evaluate(steps.variables_of(host_state), step)
+    writer.write_scalars(step, {f'eval/{k}': v
+                                for k, v in eval_metrics.items()})
+    if is_main:
+      write_json(os.path.join(workdir, 'results.json'), {
+          **eval_metrics, 'step': step,
+          'wall_seconds': round(time.time() - t_start, 1)})
+
+  for step in range(start_step + 1, num_steps + 1):
+    batch = next(batches)
+    replicated, metrics = train_step(replicated, batch)
+    is_last = step == num_steps
+    if step % config.log_every_steps == 0 or is_last:
+      scalars = {k: float(v) for k, v in
+                 flax.jax_utils.unreplicate(metrics).items()}
+      _check_finite(scalars, step, checkpointer.directory)
+      now = time.time()
+      rate = (step - step_log) * global_batch / max(now - t_log, 1e-9)
+      scalars['images_per_second'] = rate
+      scalars['eta_seconds'] = (num_steps - step) * global_batch / max(rate,
+                                                                       1e-9)
+      writer.write_scalars(step, scalars)
+      t_log, step_log = now, step
+    if step % config.checkpoint_every_steps == 0 or is_last:
+      checkpointer.save(step, flax.jax_utils.unreplicate(replicated))
+    if step % config.eval_every_steps == 0 or is_last:
+      evaluate(step)
+
+  if not eval_metrics:  # resumed at or past the end: evaluate what we have
+    evaluate(start_step)
+  if method.export is not None:
+    method.export(
+        steps.variables_of(flax.jax_utils.unreplicate(replicated)),
+        eval_metrics)
+  writer.flush()
+  checkpointer.close()
+  return eval_metrics
