@@ -21,11 +21,11 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from xdomain import errors
 from xdomain.models import classifiers
 
 
-class CheckpointError(RuntimeError):
-  """A checkpoint is missing or unreadable."""
+CheckpointError = errors.CheckpointError
 
 
 class TrainCheckpointer:

@@ -10,6 +10,7 @@ config is locked (as `xdomain.main` does) and by `validate`.
 
 import ml_collections
 
+from xdomain import errors
 from xdomain.models import classifiers
 
 MNIST_MANUAL_DIR_HINT = '../shared/data/mnist'
@@ -81,17 +82,22 @@ def validate(config: ml_collections.ConfigDict) -> None:
               'eval_every_steps', 'checkpoint_every_steps')
   for key in positive:
     if int(config[key]) <= 0:
-      raise ValueError(f'config.{key} must be positive, got {config[key]}')
+      raise errors.ConfigError(
+          f'config.{key} must be positive, got {config[key]}')
   if not config.data.source.name:
-    raise ValueError('config.data.source.name is empty: name the TFDS dataset '
-                     'of the source domain (e.g. synth_digits).')
+    raise errors.ConfigError(
+        'config.data.source.name is empty: name the TFDS dataset of the '
+        'source domain (e.g. synth_digits).')
   if config.model.variant not in classifiers.VARIANTS:
-    raise ValueError(f'config.model.variant must be one of '
-                     f'{classifiers.VARIANTS}, got {config.model.variant!r}')
+    raise errors.ConfigError(
+        f'config.model.variant must be one of {classifiers.VARIANTS}, got '
+        f'{config.model.variant!r}')
   if config.data.resize_method not in ('lanczos3', 'lanczos', 'bilinear'):
-    raise ValueError("config.data.resize_method must be 'lanczos3' or "
-                     f"'bilinear', got {config.data.resize_method!r}")
+    raise errors.ConfigError(
+        "config.data.resize_method must be 'lanczos3' or 'bilinear', got "
+        f'{config.data.resize_method!r}')
   for dataset in config.eval.cross_domain:
     if ':' not in dataset:
-      raise ValueError(f"config.eval.cross_domain entries are 'name:split', "
-                       f'got {dataset!r}')
+      raise errors.ConfigError(
+          f"config.eval.cross_domain entries are 'name:split', got "
+          f'{dataset!r}')

@@ -6,6 +6,7 @@ Override any config field on the command line, e.g.
 
 import logging as std_logging
 import os
+import sys
 
 # Quieter TensorFlow; it is only used by the input pipeline.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -17,6 +18,7 @@ from ml_collections import config_flags
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from xdomain import errors
 from xdomain import train
 
 _WORKDIR = flags.DEFINE_string('workdir', None,
@@ -39,7 +41,11 @@ def main(argv):
   # TF must not grab accelerators that JAX uses.
   tf.config.set_visible_devices([], 'GPU')
   tfds.disable_progress_bar()
-  metrics = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+  try:
+    metrics = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+  except errors.XdomainError as e:
+    logging.error('%s: %s', type(e).__name__, e)
+    sys.exit(f'error: {type(e).__name__}: {e}')
   summary = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
                       for k, v in sorted(metrics.items()))
   logging.info('Final evaluation: %s', summary)

@@ -3,6 +3,8 @@
 import ml_collections
 import optax
 
+from xdomain import errors
+
 _NAMES = ('adam', 'adamw', 'rmsprop', 'sgd')
 
 
@@ -14,7 +16,7 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict,
     return optax.warmup_cosine_decay_schedule(
         0.0, cfg.learning_rate, cfg.warmup_steps,
         max(num_train_steps, cfg.warmup_steps + 1))
-  raise ValueError(f"optim schedule must be 'constant' or 'cosine', got "
+  raise errors.ConfigError(f"optim schedule must be 'constant' or 'cosine', got "
                    f'{cfg.schedule!r}')
 
 
@@ -32,7 +34,7 @@ def make_optimizer(cfg: ml_collections.ConfigDict,
   elif cfg.name == 'sgd':
     tx = optax.sgd(lr, momentum=cfg.b1)
   else:
-    raise ValueError(f'optim name must be one of {_NAMES}, got {cfg.name!r}')
+    raise errors.ConfigError(f'optim name must be one of {_NAMES}, got {cfg.name!r}')
   if cfg.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)
   return tx

@@ -21,13 +21,13 @@ import numpy as np
 
 from xdomain import checkpoints
 from xdomain import config_lib
+from xdomain import errors
 from xdomain import methods
 from xdomain import steps
 from xdomain.data import pipeline
 
 
-class NonFiniteLossError(FloatingPointError):
-  """A loss became NaN or Inf."""
+NonFiniteLossError = errors.NonFiniteLossError
 
 
 def write_json(path: str, payload: Dict[str, Any]) -> None:
@@ -61,6 +61,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                                 just_logging=not is_main)
 
   # --- Method and input ---------------------------------------------------
+  # Datasets first: a missing one fails here, before anything compiles.
+  for domain in pipeline.active_domains(config.data):
+    pipeline.prepare_domain(config.data, config.data[domain])
   method = methods.build(config, workdir)
   num_devices = jax.local_device_count()
   batches = pipeline.train_iterator(

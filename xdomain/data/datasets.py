@@ -17,13 +17,14 @@ from typing import List, Optional
 
 import tensorflow_datasets as tfds
 
+from xdomain import errors
+
 # Importing registers the project's own builders with TFDS.
 from xdomain.data import synth_digits  # pylint: disable=unused-import
 from xdomain.data import uci_digits  # pylint: disable=unused-import
 
 
-class DatasetUnavailableError(RuntimeError):
-  """A dataset is not prepared and cannot be built from local files."""
+DatasetUnavailableError = errors.DatasetUnavailableError
 
 
 def default_data_dir() -> str:
@@ -104,7 +105,7 @@ def prepare(name: str, data_dir: str = '', manual_dir: str = '',
       'never' or 'always'.
   """
   if download not in ('auto', 'never', 'always'):
-    raise ValueError(f"data.download must be 'auto', 'never' or 'always', "
+    raise errors.ConfigError(f"data.download must be 'auto', 'never' or 'always', "
                      f'got {download!r}')
   data_dir, manual_dir = resolve_dirs(data_dir, manual_dir)
   builder = get_builder(name, data_dir)
@@ -134,6 +135,6 @@ def check_split(builder: tfds.core.DatasetBuilder, split: str,
   base = split.split('[')[0]
   known = builder.info.splits
   if known and base not in known:  # no split metadata: leave it to TFDS
-    raise ValueError(
+    raise errors.ConfigError(
         f'Dataset {name or builder.name!r} has no split {base!r}; it has '
         f'{sorted(builder.info.splits.keys())}.')

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from xdomain import errors
 from xdomain.data import datasets
 
 IMAGE_SIZE = 32
@@ -28,7 +29,7 @@ _RESIZE_METHODS = {'lanczos': 'lanczos3', 'lanczos3': 'lanczos3',
 def resize_to_32(image: tf.Tensor, method: str) -> tf.Tensor:
   """uint8 [H, W, C] -> uint8 [32, 32, C]; images already 32x32 pass as-is."""
   if method not in _RESIZE_METHODS:
-    raise ValueError(f'data.resize_method must be one of '
+    raise errors.ConfigError(f'data.resize_method must be one of '
                      f'{sorted(_RESIZE_METHODS)}, got {method!r}')
   if image.shape[0] == IMAGE_SIZE and image.shape[1] == IMAGE_SIZE:
     return image
@@ -59,6 +60,17 @@ def host_shard(split: str, process_index: int, process_count: int) -> str:
     return split
   return tfds.even_splits(split, n=process_count,
                           drop_remainder=True)[process_index]
+
+
+def prepare_domain(data: ml_collections.ConfigDict,
+                   domain: ml_collections.ConfigDict):
+  """Prepares a domain's dataset (building it offline if needed), checks its
+  splits and returns the builder."""
+  builder = datasets.prepare(domain.name, data.data_dir, data.manual_dir,
+                             data.download)
+  for split in (domain.train_split, domain.test_split):
+    datasets.check_split(builder, split, domain.name)
+  return builder
 
 
 def _decoded(data: ml_collections.ConfigDict, name: str, split: str,

@@ -4,6 +4,7 @@ from typing import Callable, Dict
 
 import ml_collections
 
+from xdomain import errors
 from xdomain.methods import base
 from xdomain.methods import classifier
 
@@ -16,6 +17,6 @@ REGISTRY: Dict[str, Builder] = {
 
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   if config.method not in REGISTRY:
-    raise ValueError(f'Unknown method {config.method!r}; known methods: '
+    raise errors.ConfigError(f'Unknown method {config.method!r}; known methods: '
                      f'{sorted(REGISTRY)}')
   return REGISTRY[config.method](config, workdir)

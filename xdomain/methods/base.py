@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import optax
 
+from xdomain import errors
+
 Variables = Dict[str, Dict[str, Any]]  # {'params': {net: ...}, 'batch_stats': ...}
 LossFn = Callable[..., Tuple[Any, Dict[str, Any]]]
 
@@ -54,5 +56,5 @@ class Method:
   def __post_init__(self):
     unknown = [g for g in self.schedule if g not in self.groups]
     if unknown:
-      raise ValueError(f'schedule names unknown update groups {unknown}; '
+      raise errors.ConfigError(f'schedule names unknown update groups {unknown}; '
                        f'groups are {sorted(self.groups)}')
