@@ -177,3 +177,17 @@ def test_unknown_config_key_is_rejected_by_the_cli(tmp_path):
   assert result.returncode != 0
   assert 'no_such_key' in result.stderr
   assert not os.path.exists(os.path.join(tmp_path, 'checkpoints'))
+
+
+def test_cli_missing_dataset_is_one_clear_message(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'xdomain.main',
+       '--config=configs/classifier_mnist.py', f'--workdir={tmp_path}/run',
+       f'--config.data.data_dir={tmp_path}/tfds',
+       f'--config.data.manual_dir={tmp_path}/empty'],
+      cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: DatasetUnavailableError')
+  assert 'train-images-idx3-ubyte.gz' in last and 'data.manual_dir' in last
+  assert 'Traceback' not in result.stderr

@@ -11,7 +11,6 @@ config is locked (as `xdomain.main` does) and by `validate`.
 import ml_collections
 
 from xdomain import errors
-from xdomain.models import classifiers
 
 MNIST_MANUAL_DIR_HINT = '../shared/data/mnist'
 
@@ -88,6 +87,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
         'config.data.source.name is empty: name the TFDS dataset of the '
         'source domain (e.g. synth_digits).')
+  from xdomain.models import classifiers  # pylint: disable=g-import-not-at-top
   if config.model.variant not in classifiers.VARIANTS:
     raise errors.ConfigError(
         f'config.model.variant must be one of {classifiers.VARIANTS}, got '

@@ -2,6 +2,9 @@
 
 Override any config field on the command line, e.g.
   --config.num_train_steps=100 --config.data.manual_dir=../shared/data/mnist
+
+The config is validated and every dataset it names is prepared before
+TensorFlow and JAX are imported, so bad input fails in seconds.
 """
 
 import logging as std_logging
@@ -15,11 +18,10 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
-import tensorflow as tf
-import tensorflow_datasets as tfds
 
+from xdomain import config_lib
 from xdomain import errors
-from xdomain import train
+from xdomain.data import datasets
 
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Directory for checkpoints, logs and results.')
@@ -34,23 +36,34 @@ def _quiet_orbax_info(record) -> bool:
   return 'orbax' not in record.pathname or record.levelno >= std_logging.WARNING
 
 
+def run(config, workdir: str):
+  """Validates, prepares data, then trains; returns final eval metrics."""
+  config_lib.validate(config)
+  datasets.prepare_all(config.data)
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
+  from xdomain import train
+  # pylint: enable=g-import-not-at-top
+  tf.config.set_visible_devices([], 'GPU')  # TF must not take JAX's GPUs.
+  tfds.disable_progress_bar()
+  return train.train_and_evaluate(config, workdir)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_quiet_orbax_info)
-  # TF must not grab accelerators that JAX uses.
-  tf.config.set_visible_devices([], 'GPU')
-  tfds.disable_progress_bar()
   try:
-    metrics = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+    metrics = run(flags.FLAGS.config, _WORKDIR.value)
   except errors.XdomainError as e:
-    logging.error('%s: %s', type(e).__name__, e)
     sys.exit(f'error: {type(e).__name__}: {e}')
   summary = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
                       for k, v in sorted(metrics.items()))
   logging.info('Final evaluation: %s', summary)
   print(f'Final evaluation: {summary}', flush=True)
-  print(f'Results: {os.path.join(os.path.abspath(_WORKDIR.value), "results.json")}')
+  print('Results: '
+        f'{os.path.join(os.path.abspath(_WORKDIR.value), "results.json")}')
 
 
 if __name__ == '__main__':

@@ -24,6 +24,7 @@ from xdomain import config_lib
 from xdomain import errors
 from xdomain import methods
 from xdomain import steps
+from xdomain.data import datasets
 from xdomain.data import pipeline
 
 
@@ -62,8 +63,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   # --- Method and input ---------------------------------------------------
   # Datasets first: a missing one fails here, before anything compiles.
-  for domain in pipeline.active_domains(config.data):
-    pipeline.prepare_domain(config.data, config.data[domain])
+  datasets.prepare_all(config.data)
   method = methods.build(config, workdir)
   num_devices = jax.local_device_count()
   batches = pipeline.train_iterator(

@@ -125,6 +125,29 @@ def prepare(name: str, data_dir: str = '', manual_dir: str = '',
   return builder
 
 
+DOMAINS = ('source', 'target')
+
+
+def active_domains(data) -> List[str]:
+  """The domains of `config.data` that name a dataset, in a fixed order."""
+  return [d for d in DOMAINS if d in data and data[d].name]
+
+
+def prepare_domain(data, domain):
+  """Prepares one domain of `config.data` (building it offline if needed),
+  checks its split names, and returns the builder."""
+  builder = prepare(domain.name, data.data_dir, data.manual_dir, data.download)
+  for split in (domain.train_split, domain.test_split):
+    check_split(builder, split, domain.name)
+  return builder
+
+
+def prepare_all(data) -> None:
+  """Prepares every active domain; fails fast on a missing dataset."""
+  for domain in active_domains(data):
+    prepare_domain(data, data[domain])
+
+
 def num_examples(builder: tfds.core.DatasetBuilder, split: str) -> int:
   return builder.info.splits[split].num_examples
 

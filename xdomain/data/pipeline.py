@@ -21,7 +21,6 @@ from xdomain import errors
 from xdomain.data import datasets
 
 IMAGE_SIZE = 32
-DOMAINS = ('source', 'target')
 _RESIZE_METHODS = {'lanczos': 'lanczos3', 'lanczos3': 'lanczos3',
                    'bilinear': 'bilinear'}
 
@@ -60,17 +59,6 @@ def host_shard(split: str, process_index: int, process_count: int) -> str:
     return split
   return tfds.even_splits(split, n=process_count,
                           drop_remainder=True)[process_index]
-
-
-def prepare_domain(data: ml_collections.ConfigDict,
-                   domain: ml_collections.ConfigDict):
-  """Prepares a domain's dataset (building it offline if needed), checks its
-  splits and returns the builder."""
-  builder = datasets.prepare(domain.name, data.data_dir, data.manual_dir,
-                             data.download)
-  for split in (domain.train_split, domain.test_split):
-    datasets.check_split(builder, split, domain.name)
-  return builder
 
 
 def _decoded(data: ml_collections.ConfigDict, name: str, split: str,
@@ -116,10 +104,6 @@ def _shard_for_devices(batch: Dict[str, np.ndarray],
           for k, v in batch.items()}
 
 
-def active_domains(data: ml_collections.ConfigDict):
-  return [d for d in DOMAINS if d in data and data[d].name]
-
-
 def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
                    seed: int, process_index: int = 0,
                    process_count: int = 1) -> Iterator[Dict]:
@@ -129,7 +113,7 @@ def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
   """
   per_device = config.per_device_batch_size
   streams = {}
-  for offset, domain in enumerate(active_domains(config.data)):
+  for offset, domain in enumerate(datasets.active_domains(config.data)):
     streams[domain] = domain_train_dataset(
         config.data, config.data[domain], host_batch=num_devices * per_device,
         seed=seed + offset, process_index=process_index,
