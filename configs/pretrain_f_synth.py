@@ -19,10 +19,10 @@ def get_config(variant: str = ''):
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=200)
   config.per_device_batch_size = 128
-  config.num_train_steps = 3000
+  config.num_train_steps = 1500
   config.log_every_steps = 100
-  config.eval_every_steps = 1000
-  config.checkpoint_every_steps = 1000
+  config.eval_every_steps = 500
+  config.checkpoint_every_steps = 500
   config.eval.cross_domain = ('mnist:test',)
   if variant == 'tiny':
     config.data.source.name = 'synth_digits/tiny'
