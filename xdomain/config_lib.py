@@ -88,7 +88,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         'config.data.source.name is empty: name the TFDS dataset of the '
         'source domain (e.g. synth_digits).')
   from xdomain.models import classifiers  # pylint: disable=g-import-not-at-top
-  if config.model.variant not in classifiers.VARIANTS:
+  if 'variant' in config.model and (
+      config.model.variant not in classifiers.VARIANTS):
     raise errors.ConfigError(
         f'config.model.variant must be one of {classifiers.VARIANTS}, got '
         f'{config.model.variant!r}')

@@ -43,3 +43,56 @@ def classifier_accuracy(counter, replicated_variables, data_config, name: str,
   if totals[1] == 0:
     raise ValueError(f'Evaluation split {name}:{split} is empty.')
   return float(totals[0] / totals[1])
+
+
+def _grey_pixels(images: np.ndarray) -> np.ndarray:
+  """[..., 32, 32, 3] in [-1, 1] -> [N, 1024] grey pixel vectors."""
+  return images.reshape(-1, 32, 32, 3).mean(-1).reshape(-1, 32 * 32)
+
+
+def knn_accuracy(translate_fn, data_config, labelled, queries, k: int,
+                 per_device_batch: int, labelled_limit: Optional[int] = None,
+                 query_limit: Optional[int] = None,
+                 chunk: int = 1000) -> float:
+  """DTN Table 2's domain adaptation by k-NN, in grey pixel space.
+
+  The labelled set is the source split `labelled` = (name, split), translated
+  to the target domain by `translate_fn` (a function of one device-sharded
+  image batch) and keeping its source labels; each target image of
+  `queries` = (name, split) gets the majority label of its k nearest
+  labelled neighbours (ties to the smaller label). Single-host.
+  """
+  num_devices = jax.local_device_count()
+  bank, bank_labels = [], []
+  for batch in pipeline.eval_iterator(
+      data_config, *labelled, num_devices=num_devices,
+      per_device_batch=per_device_batch, limit=labelled_limit):
+    keep = batch['mask'].reshape(-1) > 0
+    translated = np.asarray(translate_fn(batch['image']))
+    bank.append(_grey_pixels(translated)[keep])
+    bank_labels.append(batch['label'].reshape(-1)[keep])
+  bank = jnp.asarray(np.concatenate(bank))
+  bank_labels = jnp.asarray(np.concatenate(bank_labels))
+  bank_sq = jnp.sum(bank * bank, axis=1)
+
+  @jax.jit
+  def predict(query):
+    distance = bank_sq[None, :] - 2.0 * query @ bank.T  # + |q|^2, constant
+    _, nearest = jax.lax.top_k(-distance, k)
+    votes = jax.nn.one_hot(bank_labels[nearest], 10).sum(axis=1)
+    return jnp.argmax(votes, axis=-1)
+
+  correct = total = 0
+  for batch in pipeline.eval_iterator(
+      data_config, *queries, num_devices=num_devices,
+      per_device_batch=per_device_batch, limit=query_limit):
+    keep = batch['mask'].reshape(-1) > 0
+    query = _grey_pixels(batch['image'])[keep]
+    labels = batch['label'].reshape(-1)[keep]
+    for start in range(0, len(query), chunk):
+      predicted = np.asarray(predict(jnp.asarray(query[start:start + chunk])))
+      correct += int((predicted == labels[start:start + chunk]).sum())
+    total += len(query)
+  if total == 0:
+    raise ValueError(f'k-NN query split {queries} is empty.')
+  return correct / total

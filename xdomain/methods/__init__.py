@@ -7,11 +7,13 @@ import ml_collections
 from xdomain import errors
 from xdomain.methods import base
 from xdomain.methods import classifier
+from xdomain.methods import dtn
 
 Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
 
 REGISTRY: Dict[str, Builder] = {
     'classifier': classifier.build,
+    'dtn': dtn.build,
 }
 
 

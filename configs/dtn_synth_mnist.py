@@ -1,0 +1,73 @@
+r"""DTN, synth_digits -> MNIST (offline stand-in for the paper's SVHN -> MNIST).
+
+  python -m xdomain.main --config=configs/dtn_synth_mnist.py --workdir=runs/dtn_synth_mnist
+
+Needs f (configs/pretrain_f_synth.py -> runs/f_synth/classifier) and the MNIST
+evaluator (configs/classifier_mnist.py -> runs/eval_mnist/classifier).
+Ablations (DTN Table 1 style) are overrides:
+  --config.loss.beta=0            without L_TID
+  --config.loss.alpha=0           without L_CONST
+  --config.loss.gan_weight=0      without the GAN terms
+  --config.model.d.ternary=False  binary instead of ternary D
+  --config.model.generator_input=pixels --config.model.d.ternary=False \
+  --config.loss.beta=0 --config.loss.target_through_g=False   the baseline
+"""
+
+import ml_collections
+
+from xdomain import config_lib
+
+
+def get_config(variant: str = ''):
+  config = config_lib.base_config()
+  config.method = 'dtn'
+  config.data.source = config_lib.domain('synth_digits', 'train', 'test')
+  config.data.target = config_lib.domain('mnist', 'train', 'test')
+  config.data.manual_dir = config_lib.MNIST_MANUAL_DIR_HINT
+
+  config.model = ml_collections.ConfigDict()
+  config.model.f_checkpoint = 'runs/f_synth/classifier'
+  config.model.generator_input = 'f'  # 'f' (DTN) or 'pixels' (baseline)
+  config.model.g = ml_collections.ConfigDict(
+      dict(channels=1, widths=(512, 256, 128)))
+  config.model.d = ml_collections.ConfigDict(
+      dict(ternary=True, widths=(128, 256, 512)))
+
+  # L_G = gan_weight L_GANG + alpha L_CONST + beta L_TID + gamma L_TV.
+  config.loss = ml_collections.ConfigDict(dict(
+      gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,
+      target_through_g=True))
+
+  config.optim.disc = config_lib.optimizer('adam', 2e-4, b1=0.5)
+  config.optim.gen = config_lib.optimizer('adam', 2e-4, b1=0.5)
+  config.schedule = ('disc', 'gen')
+
+  config.per_device_batch_size = 128
+  config.num_train_steps = 20_000
+  config.log_every_steps = 100
+  config.eval_every_steps = 2000
+  config.checkpoint_every_steps = 1000
+
+  config.eval.evaluator_checkpoint = 'runs/eval_mnist/classifier'
+  config.eval.knn_k = 1
+  config.eval.knn_labelled_examples = 10_000
+  config.eval.grid_rows = 4
+  config.eval.grid_cols = 10
+  if variant == 'tiny':
+    config.data.source.name = 'synth_digits/tiny'
+    config.data.target.name = 'uci_digits'
+    config.model.g.widths = (32, 16, 8)
+    config.model.d.widths = (8, 16, 32)
+    config.per_device_batch_size = 8
+    config.num_train_steps = 3
+    config.log_every_steps = 1
+    config.eval_every_steps = 3
+    config.checkpoint_every_steps = 3
+    config.eval.per_device_batch_size = 64
+    config.eval.limit = 64
+    config.eval.knn_labelled_examples = 64
+    config.eval.grid_rows = 2
+    config.eval.grid_cols = 4
+  elif variant:
+    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
+  return config

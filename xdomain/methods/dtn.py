@@ -1,0 +1,264 @@
+"""Domain Transfer Network (Taigman, Polyak & Wolf, ICLR 2017).
+
+G = g o f, with f restored from an exported classifier and frozen (it sits in
+the params under 'f' but in no update group). Two update groups:
+  disc: D minimises L_D (ternary, or binary for the ablation);
+  gen:  g minimises L_G = w_gan L_GANG + alpha L_CONST + beta L_TID
+                          + gamma L_TV.
+Ablations are config switches (see configs/dtn_synth_mnist.py):
+  loss.alpha = 0 (no L_CONST), loss.beta = 0 (no L_TID), loss.gan_weight = 0
+  (no GAN terms), model.d.ternary = False (binary D), and the paper's
+  baseline model.generator_input = 'pixels' (G = g o E with a trainable
+  encoder E of f's architecture, not built on f; E updates with g).
+
+Evaluation (DTN Tables 1 and 2): the frozen target evaluator's accuracy on
+G(source test) against the source labels, and k-NN domain adaptation:
+target test images labelled by their nearest neighbours among translated,
+labelled source training images.
+"""
+
+import os
+from typing import Any, Dict
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from xdomain import checkpoints
+from xdomain import errors
+from xdomain import evaluation
+from xdomain import images as image_lib
+from xdomain import losses
+from xdomain import optim
+from xdomain import steps
+from xdomain.data import pipeline
+from xdomain.methods import base
+from xdomain.models import classifiers
+from xdomain.models import gan
+
+FROZEN_F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
+
+
+def _to_rgb(images: jax.Array) -> jax.Array:
+  """A 1-channel output is replicated to 3 channels before f and D."""
+  return jnp.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+class _Networks:
+  """The modules of one DTN instance and how they are applied."""
+
+  def __init__(self, config: ml_collections.ConfigDict, f_module,
+               f_variables):
+    model = config.model
+    self.f = f_module.encoder
+    self.f_variables = {'params': f_variables['params']['encoder'],
+                        'batch_stats': f_variables.get('batch_stats', {}).get(
+                            'encoder', {})}
+    self.uses_f = model.generator_input == 'f'
+    self.encoder = None if self.uses_f else classifiers.encoder_from_config(
+        ml_collections.ConfigDict(f_module_config(f_module)), steps.AXIS)
+    self.g = gan.Generator(channels=model.g.channels,
+                           widths=tuple(model.g.widths),
+                           bn_axis_name=steps.AXIS)
+    self.d = gan.Discriminator(num_outputs=3 if model.d.ternary else 1,
+                               widths=tuple(model.d.widths),
+                               bn_axis_name=steps.AXIS)
+
+  def features(self, params, batch_stats, x, train):
+    """f(x) (frozen), or the baseline's trainable E(x); returns (h, stats)."""
+    if self.uses_f:
+      h = self.f.apply({'params': params[FROZEN_F],
+                        'batch_stats': batch_stats[FROZEN_F]}, x, train=False)
+      return jax.lax.stop_gradient(h), {}
+    h, updates = self.encoder.apply(
+        {'params': params[ENCODER], 'batch_stats': batch_stats[ENCODER]}, x,
+        train=train, mutable=['batch_stats'])
+    return h, {ENCODER: updates.get('batch_stats', {})}
+
+  def frozen_f(self, params, batch_stats, x):
+    return self.f.apply({'params': params[FROZEN_F],
+                         'batch_stats': batch_stats[FROZEN_F]}, x, train=False)
+
+  def generate(self, params, batch_stats, x, train):
+    """G(x) as 3-channel images; returns (images, f-or-E features, stats)."""
+    h, stats = self.features(params, batch_stats, x, train)
+    out, updates = self.g.apply(
+        {'params': params[GENERATOR], 'batch_stats': batch_stats[GENERATOR]},
+        h, train=train, mutable=['batch_stats'])
+    stats[GENERATOR] = updates['batch_stats']
+    return _to_rgb(out), h, stats
+
+  def discriminate(self, params, batch_stats, x):
+    logits, updates = self.d.apply(
+        {'params': params[DISCRIMINATOR],
+         'batch_stats': batch_stats[DISCRIMINATOR]}, x, train=True,
+        mutable=['batch_stats'])
+    return logits, updates['batch_stats']
+
+
+def f_module_config(f_module) -> Dict[str, Any]:
+  encoder = f_module.encoder
+  return dict(variant=encoder.variant, batch_norm=encoder.batch_norm,
+              features=tuple(encoder.features),
+              feature_activation=encoder.feature_activation, num_classes=10)
+
+
+def _load(path: str, what: str, config_field: str):
+  try:
+    return checkpoints.load_classifier(path)
+  except errors.CheckpointError as e:
+    raise errors.CheckpointError(
+        f'DTN needs {what} (config.{config_field} = {path!r}): {e}') from None
+
+
+def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
+  f_module, f_variables, _ = _load(config.model.f_checkpoint,
+                                        'the pretrained f', 'model.f_checkpoint')
+  evaluator, evaluator_variables, _ = _load(
+      config.eval.evaluator_checkpoint, 'the target-domain evaluator',
+      'eval.evaluator_checkpoint')
+  nets = _Networks(config, f_module, f_variables)
+  weights = config.loss
+  ternary = config.model.d.ternary
+
+  def init_variables(rng, batch):
+    x = batch['source']['image']
+    keys = jax.random.split(rng, 3)
+    params = {FROZEN_F: nets.f_variables['params']}
+    stats = {FROZEN_F: nets.f_variables['batch_stats']}
+    h = nets.f.apply(nets.f_variables, x, train=False)
+    if not nets.uses_f:
+      v = nets.encoder.init(keys[0], x, train=False)
+      params[ENCODER], stats[ENCODER] = v['params'], v.get('batch_stats', {})
+    v = nets.g.init(keys[1], h, train=False)
+    params[GENERATOR], stats[GENERATOR] = v['params'], v['batch_stats']
+    v = nets.d.init(keys[2], x, train=False)
+    params[DISCRIMINATOR], stats[DISCRIMINATOR] = v['params'], v['batch_stats']
+    return {'params': params, 'batch_stats': stats}
+
+  def disc_loss(params, batch_stats, batch, rng):
+    del rng
+    xs, xt = batch['source']['image'], batch['target']['image']
+    fake_s, _, _ = nets.generate(params, batch_stats, xs, train=True)
+    stats = dict(batch_stats)
+    logits_fs, stats[DISCRIMINATOR] = nets.discriminate(
+        params, stats, jax.lax.stop_gradient(fake_s))
+    logits_rt, stats[DISCRIMINATOR] = nets.discriminate(params, stats, xt)
+    fakes = [logits_fs]
+    if weights.target_through_g:
+      fake_t, _, _ = nets.generate(params, batch_stats, xt, train=True)
+      logits_ft, stats[DISCRIMINATOR] = nets.discriminate(
+          params, stats, jax.lax.stop_gradient(fake_t))
+      fakes.append(logits_ft)
+    if ternary:
+      loss = losses.ternary_d_loss(fakes[0], fakes[1], logits_rt)
+      probs = [jax.nn.softmax(l).mean(0) for l in fakes + [logits_rt]]
+      names = ['fake_source', 'fake_target', 'real_target']
+      metrics = {f'D{c + 1}({n})': p[c] for n, p in zip(names, probs)
+                 for c in range(3)}
+    else:
+      loss = losses.binary_d_loss(fakes, logits_rt)
+      metrics = {'D(fake_source)': jax.nn.sigmoid(fakes[0]).mean(),
+                 'D(real_target)': jax.nn.sigmoid(logits_rt).mean()}
+    return loss, {'batch_stats': {DISCRIMINATOR: stats[DISCRIMINATOR]},
+                  'metrics': metrics}
+
+  def gen_loss(params, batch_stats, batch, rng):
+    del rng
+    xs, xt = batch['source']['image'], batch['target']['image']
+    stats = dict(batch_stats)
+    fake_s, _, new = nets.generate(params, stats, xs, train=True)
+    stats.update(new)
+    logits_fs, _ = nets.discriminate(params, stats, fake_s)
+    fakes, generated = [logits_fs], [fake_s]
+    l_tid = jnp.zeros(())
+    if weights.target_through_g:
+      fake_t, _, new = nets.generate(params, stats, xt, train=True)
+      stats.update(new)
+      logits_ft, _ = nets.discriminate(params, stats, fake_t)
+      fakes.append(logits_ft)
+      generated.append(fake_t)
+      l_tid = losses.mse(xt, fake_t)  # L_TID, on target
+    l_gan = (losses.ternary_g_loss(*fakes) if ternary
+             else losses.binary_g_loss(fakes))
+    # L_CONST = d(f(x), f(G(x))) on source, with the frozen, pretrained f.
+    f_source = nets.frozen_f(params, batch_stats, xs)
+    l_const = losses.mse(f_source, nets.frozen_f(params, batch_stats, fake_s))
+    l_tv = losses.total_variation(jnp.concatenate(generated),
+                                  weights.tv_exponent)
+    loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
+            weights.beta * l_tid + weights.gamma * l_tv)
+    own_stats = {n: stats[n] for n in new}  # g's (and the baseline's E's)
+    return loss, {'batch_stats': own_stats,
+                  'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
+                              'L_TID': l_tid, 'L_TV': l_tv}}
+
+  # --- Evaluation -----------------------------------------------------------
+  def translate(variables, images):
+    out, _, _ = nets.generate(variables['params'], variables['batch_stats'],
+                              images, train=False)
+    return out
+
+  evaluator_counter = evaluation.make_counter(
+      lambda v, x: evaluator.apply(v['evaluator'], translate(v, x)))
+  p_translate = jax.pmap(translate)
+  workdir_samples = os.path.join(workdir, 'samples')
+
+  def evaluate(variables, step):
+    both = {**variables, 'evaluator': evaluator_variables}
+    replicated = flax.jax_utils.replicate(both)
+    source, target = config.data.source, config.data.target
+    per_device = config.eval.per_device_batch_size
+    metrics = {'translated_accuracy': evaluation.classifier_accuracy(
+        evaluator_counter, replicated, config.data, source.name,
+        source.test_split, per_device, limit=config.eval.limit or None,
+        process_index=jax.process_index(), process_count=jax.process_count())}
+    rep_vars = flax.jax_utils.replicate(variables)
+    metrics['knn_accuracy'] = evaluation.knn_accuracy(
+        lambda b: p_translate(rep_vars, b), config.data,
+        labelled=(source.name, source.train_split),
+        queries=(target.name, target.test_split), k=config.eval.knn_k,
+        per_device_batch=per_device,
+        labelled_limit=config.eval.knn_labelled_examples,
+        query_limit=config.eval.limit or None)
+    if jax.process_index() == 0:
+      _save_sample_grid(lambda b: p_translate(rep_vars, b), config,
+                        workdir_samples, step)
+    return metrics
+
+  groups = {
+      'disc': base.UpdateGroup(
+          networks=(DISCRIMINATOR,), loss_fn=disc_loss,
+          optimizer=optim.make_optimizer(config.optim.disc,
+                                         config.num_train_steps)),
+      'gen': base.UpdateGroup(
+          networks=(GENERATOR,) if nets.uses_f else (ENCODER, GENERATOR),
+          loss_fn=gen_loss,
+          optimizer=optim.make_optimizer(config.optim.gen,
+                                         config.num_train_steps)),
+  }
+  return base.Method(init_variables=init_variables, groups=groups,
+                     schedule=tuple(config.schedule), evaluate=evaluate)
+
+
+def _save_sample_grid(translate_fn, config, directory: str, step: int) -> None:
+  """A fixed grid: rows of source test images above their translations."""
+  rows, cols = config.eval.grid_rows, config.eval.grid_cols
+  n = rows * cols
+  num_devices = jax.local_device_count()
+  per_device = -(-n // num_devices)
+  batch = next(pipeline.eval_iterator(
+      config.data, config.data.source.name, config.data.source.test_split,
+      num_devices=num_devices, per_device_batch=per_device, limit=n))
+  translated = np.asarray(translate_fn(batch['image'])).reshape(
+      (-1, 32, 32, 3))[:n]
+  source = batch['image'].reshape((-1, 32, 32, 3))[:n]
+  pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
+                    translated.reshape(rows, cols, 32, 32, 3)], axis=1)
+  sheet = image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
+                         scale=2, pad=1)
+  os.makedirs(directory, exist_ok=True)
+  image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
+  image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)

@@ -1,0 +1,61 @@
+"""DTN's generator g and discriminator D for 32x32 digits (DCGAN-style).
+
+g (DTN Sec. 5.1): four transposed-convolution blocks with batch norm and
+ReLU, tanh at the end, mapping f's 128-d vector to a 32x32 image:
+  128 -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32xC.
+The first block, a 4x4 transposed convolution of a 1x1 input, is a matmul.
+
+D: four convolutional blocks with batch norm (leaky ReLU 0.2):
+  32x32xC -> 16x16x128 -> 8x8x256 -> 4x4x512 -> num_outputs logits,
+the last block (a full-window 4x4 convolution) written as a matmul.
+`num_outputs` = 3 for DTN's ternary D, 1 for a binary D.
+"""
+
+from typing import Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from xdomain.models import layers
+
+
+def _batch_norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                      axis_name=axis_name if train else None)
+
+
+class Generator(nn.Module):
+  """g: [B, D] features -> [B, 32, 32, channels] in [-1, 1]."""
+  channels: int = 1
+  widths: Sequence[int] = (512, 256, 128)
+  bn_axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool = False) -> jax.Array:
+    z = z.reshape(z.shape[0], -1)
+    h = nn.Dense(4 * 4 * self.widths[0], use_bias=False)(z)
+    h = h.reshape(z.shape[0], 4, 4, self.widths[0])
+    h = nn.relu(_batch_norm(train, self.bn_axis_name)(h))
+    for width in self.widths[1:]:
+      h = layers.ConvTranspose2x(width, use_bias=False)(h)
+      h = nn.relu(_batch_norm(train, self.bn_axis_name)(h))
+    return jnp.tanh(layers.ConvTranspose2x(self.channels)(h))
+
+
+class Discriminator(nn.Module):
+  """D: [B, 32, 32, C] in [-1, 1] -> [B, num_outputs] logits."""
+  num_outputs: int = 3
+  widths: Sequence[int] = (128, 256, 512)
+  bn_axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if x.shape[-3:-1] != (32, 32):
+      raise ValueError(f'Discriminator expects [..., 32, 32, C] images, got '
+                       f'shape {x.shape}')
+    h = x
+    for width in self.widths:
+      h = nn.Conv(width, (3, 3), strides=2, padding='SAME', use_bias=False)(h)
+      h = nn.leaky_relu(_batch_norm(train, self.bn_axis_name)(h), 0.2)
+    return nn.Dense(self.num_outputs)(h.reshape(h.shape[0], -1))
