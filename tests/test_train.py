@@ -191,3 +191,22 @@ def test_cli_missing_dataset_is_one_clear_message(tmp_path):
   assert last.startswith('error: DatasetUnavailableError')
   assert 'train-images-idx3-ubyte.gz' in last and 'data.manual_dir' in last
   assert 'Traceback' not in result.stderr
+
+
+def test_best_checkpoint_kept_beside_latest_and_fingerprint(data_dir,
+                                                           tmp_path):
+  workdir = str(tmp_path / 'run')
+  config = tiny_classifier_config(data_dir, eval_every_steps=2)
+  train.train_and_evaluate(config, workdir)
+  results = _read(os.path.join(workdir, 'results.json'))
+  assert len(results['params_fingerprint']) == 64
+  _, state = _params_of_final_checkpoint(workdir)
+  assert results['params_fingerprint'] == checkpoints.params_fingerprint(
+      state['params'])
+  best = os.listdir(os.path.join(workdir, 'best'))
+  assert len([b for b in best if b.isdigit()]) == 1
+  # Same config, same seed: same parameters, bit for bit.
+  again = str(tmp_path / 'again')
+  train.train_and_evaluate(config, again)
+  assert _read(os.path.join(again, 'results.json'))[
+      'params_fingerprint'] == results['params_fingerprint']

@@ -11,6 +11,7 @@ data it was trained on, its test accuracy). `load_classifier` rebuilds the
 module from the stored model config, so a consumer only needs the path.
 """
 
+import hashlib
 import json
 import os
 from typing import Any, Dict, Optional, Tuple
@@ -37,6 +38,7 @@ class TrainCheckpointer:
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
                                              create=True))
+    self._best = None  # created on the first evaluation
 
   def save(self, step: int, state: Any) -> None:
     self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
@@ -57,6 +59,32 @@ class TrainCheckpointer:
 
   def close(self) -> None:
     self.manager.close()
+    if self._best is not None:
+      self._best.close()
+
+  def save_if_best(self, step: int, state: Any, metric: str,
+                   metrics: Dict[str, float]) -> None:
+    """Keeps the state with the highest `metric` under `<workdir>/best`."""
+    if self._best is None:
+      self._best = ocp.CheckpointManager(
+          os.path.join(os.path.dirname(self.directory), 'best'),
+          options=ocp.CheckpointManagerOptions(
+              max_to_keep=1, create=True, best_fn=lambda m: m[metric],
+              best_mode='max'))
+    self._best.save(step, args=ocp.args.StandardSave(state),
+                    metrics={metric: float(metrics[metric])}, force=True)
+    self._best.wait_until_finished()
+
+
+def params_fingerprint(params: Any) -> str:
+  """SHA-256 of the parameters' bytes (tree order), to compare runs."""
+  digest = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    array = np.ascontiguousarray(np.asarray(leaf))
+    digest.update(jax.tree_util.keystr(path).encode())
+    digest.update(str(array.dtype).encode() + str(array.shape).encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()
 
 
 def _to_numpy(tree):

@@ -103,10 +103,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     eval_metrics = method.evaluate(steps.variables_of(host_state), step)
     writer.write_scalars(step, {f'eval/{k}': v
                                 for k, v in eval_metrics.items()})
+    if method.best_metric:
+      checkpointer.save_if_best(step, host_state, method.best_metric,
+                                eval_metrics)
     if is_main:
       write_json(os.path.join(workdir, 'results.json'), {
           **eval_metrics, 'step': step,
-          'wall_seconds': round(time.time() - t_start, 1)})
+          'wall_seconds': round(time.time() - t_start, 1),
+          'params_fingerprint': checkpoints.params_fingerprint(
+              host_state['params'])})
 
   for step in range(start_step + 1, num_steps + 1):
     batch = next(batches)

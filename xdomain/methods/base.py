@@ -46,12 +46,15 @@ class Method:
       (a name may repeat, e.g. ('disc', 'gen', 'gen')).
     evaluate: (variables, step) -> flat dict of metrics (host side).
     export: (variables, eval_metrics) -> None, run once after training.
+    best_metric: the eval metric (higher is better) whose best checkpoint is
+      kept in addition to the latest.
   """
   init_variables: Callable[[Any, Mapping[str, Any]], Variables]
   groups: Mapping[str, UpdateGroup]
   schedule: Tuple[str, ...]
   evaluate: Callable[[Variables, int], Dict[str, float]]
   export: Optional[Callable[[Variables, Dict[str, float]], None]] = None
+  best_metric: Optional[str] = None
 
   def __post_init__(self):
     unknown = [g for g in self.schedule if g not in self.groups]

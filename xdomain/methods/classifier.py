@@ -112,4 +112,5 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
       networks=(NET,), loss_fn=loss_fn,
       optimizer=optim.make_optimizer(config.optim.clf, config.num_train_steps))
   return base.Method(init_variables=init_variables, groups={'clf': group},
-                     schedule=('clf',), evaluate=evaluate, export=export)
+                     schedule=('clf',), evaluate=evaluate, export=export,
+                     best_metric='test_accuracy')

@@ -240,7 +240,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                                          config.num_train_steps)),
   }
   return base.Method(init_variables=init_variables, groups=groups,
-                     schedule=tuple(config.schedule), evaluate=evaluate)
+                     schedule=tuple(config.schedule), evaluate=evaluate,
+                     best_metric='translated_accuracy')
 
 
 def _save_sample_grid(translate_fn, config, directory: str, step: int) -> None:
