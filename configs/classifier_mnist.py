@@ -20,16 +20,12 @@ def get_config(variant: str = ''):
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=200)
   config.per_device_batch_size = 128
-  config.num_train_steps = 4000
-  config.log_every_steps = 100
-  config.eval_every_steps = 1000
-  config.checkpoint_every_steps = 1000
+  config_lib.set_run_length(config, 4000, log_every=100, eval_every=1000,
+                            checkpoint_every=1000)
   if variant == 'tiny':
     config.per_device_batch_size = 16
-    config.num_train_steps = 4
-    config.log_every_steps = 2
-    config.eval_every_steps = 4
-    config.checkpoint_every_steps = 4
+    config_lib.set_run_length(config, 4, log_every=2, eval_every=4,
+                              checkpoint_every=4)
     config.eval.per_device_batch_size = 64
     config.eval.limit = 128
   elif variant:

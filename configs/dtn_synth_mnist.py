@@ -43,10 +43,8 @@ def get_config(variant: str = ''):
   config.schedule = ('disc', 'gen')
 
   config.per_device_batch_size = 128
-  config.num_train_steps = 20_000
-  config.log_every_steps = 100
-  config.eval_every_steps = 2000
-  config.checkpoint_every_steps = 1000
+  config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
+                            checkpoint_every=1000)
 
   config.eval.evaluator_checkpoint = 'runs/eval_mnist/classifier'
   config.eval.knn_k = 1
@@ -59,10 +57,8 @@ def get_config(variant: str = ''):
     config.model.g.widths = (32, 16, 8)
     config.model.d.widths = (8, 16, 32)
     config.per_device_batch_size = 8
-    config.num_train_steps = 3
-    config.log_every_steps = 1
-    config.eval_every_steps = 3
-    config.checkpoint_every_steps = 3
+    config_lib.set_run_length(config, 3, log_every=1, eval_every=3,
+                              checkpoint_every=3)
     config.eval.per_device_batch_size = 64
     config.eval.limit = 64
     config.eval.knn_labelled_examples = 64

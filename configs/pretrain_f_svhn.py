@@ -19,17 +19,13 @@ def get_config(variant: str = ''):
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=200)
   config.per_device_batch_size = 128
-  config.num_train_steps = 20000
-  config.log_every_steps = 100
-  config.eval_every_steps = 5000
-  config.checkpoint_every_steps = 1000
+  config_lib.set_run_length(config, 20000, log_every=100, eval_every=5000,
+                            checkpoint_every=1000)
   config.eval.cross_domain = ('mnist:test',)
   if variant == 'tiny':
     config.per_device_batch_size = 8
-    config.num_train_steps = 2
-    config.log_every_steps = 1
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
+    config_lib.set_run_length(config, 2, log_every=1, eval_every=2,
+                              checkpoint_every=2)
     config.eval.limit = 16
     config.eval.cross_domain = ()
   elif variant:

@@ -19,18 +19,14 @@ def get_config(variant: str = ''):
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=200)
   config.per_device_batch_size = 128
-  config.num_train_steps = 1500
-  config.log_every_steps = 100
-  config.eval_every_steps = 500
-  config.checkpoint_every_steps = 500
+  config_lib.set_run_length(config, 1500, log_every=100, eval_every=500,
+                            checkpoint_every=500)
   config.eval.cross_domain = ('mnist:test',)
   if variant == 'tiny':
     config.data.source.name = 'synth_digits/tiny'
     config.per_device_batch_size = 16
-    config.num_train_steps = 6
-    config.log_every_steps = 2
-    config.eval_every_steps = 6
-    config.checkpoint_every_steps = 3
+    config_lib.set_run_length(config, 6, log_every=2, eval_every=6,
+                              checkpoint_every=3)
     config.eval.per_device_batch_size = 64
     config.eval.limit = 128
   elif variant:

@@ -55,6 +55,11 @@ def tiny_classifier_config(data_dir, **overrides):
   config.data.data_dir = data_dir
   config.data.manual_dir = MNIST_DIR
   config.eval.cross_domain = ()
+  return apply_overrides(config, overrides)
+
+
+def apply_overrides(config, overrides):
+  """Sets dotted keys, like --config.a.b=value on the command line."""
   for key, value in overrides.items():
     target = config
     *parents, leaf = key.split('.')

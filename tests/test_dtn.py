@@ -15,7 +15,7 @@ from xdomain import losses
 from xdomain import train
 from xdomain.models import gan
 from xdomain.models import layers
-from conftest import tiny_classifier_config
+from conftest import apply_overrides, tiny_classifier_config
 from test_configs import load, REPO
 
 
@@ -99,13 +99,7 @@ def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
   config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'tiny')
   config.data.data_dir = data_dir
   config.model.f_checkpoint, config.eval.evaluator_checkpoint = tiny_classifiers
-  for key, value in overrides.items():
-    *parents, leaf = key.split('.')
-    target = config
-    for p in parents:
-      target = target[p]
-    target[leaf] = value
-  return config
+  return apply_overrides(config, overrides)
 
 
 @pytest.mark.parametrize('overrides', [

@@ -75,6 +75,17 @@ def base_config() -> ml_collections.ConfigDict:
   return config
 
 
+def set_run_length(config: ml_collections.ConfigDict, num_train_steps: int,
+                   log_every: int, eval_every: int,
+                   checkpoint_every: int) -> ml_collections.ConfigDict:
+  """Sets the Flax-examples run-length fields in one call."""
+  config.num_train_steps = num_train_steps
+  config.log_every_steps = log_every
+  config.eval_every_steps = eval_every
+  config.checkpoint_every_steps = checkpoint_every
+  return config
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks values early, before any data is read or anything compiles."""
   positive = ('per_device_batch_size', 'num_train_steps', 'log_every_steps',
