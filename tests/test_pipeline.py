@@ -132,3 +132,25 @@ def test_unknown_split_is_a_clear_error(data_dir):
     next(pipeline.train_iterator(config, num_devices=1, seed=0))
 
 
+
+
+def test_skip_batches_resumes_the_same_stream(data_dir):
+  config = two_domain_config(data_dir)
+  config.data.augment_translate = 2
+  straight = take(pipeline.train_iterator(config, num_devices=1, seed=3), 5)
+  resumed = take(pipeline.train_iterator(config, num_devices=1, seed=3,
+                                         skip_batches=3), 2)
+  for x, y in zip(straight[3:], resumed):
+    for domain in ('source', 'target'):
+      np.testing.assert_array_equal(x[domain]['image'], y[domain]['image'])
+      np.testing.assert_array_equal(x[domain]['label'], y[domain]['label'])
+
+
+def test_example_batch_matches_real_batch_shapes(data_dir):
+  config = two_domain_config(data_dir)
+  real = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  example = pipeline.example_batch(config)
+  for domain in ('source', 'target'):
+    for key in ('image', 'label'):
+      assert example[domain][key].shape == real[domain][key].shape[1:]
+      assert example[domain][key].dtype == real[domain][key].dtype

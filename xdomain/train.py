@@ -6,7 +6,6 @@ The loop knows no method by name: `xdomain.methods.build` turns the config
 into a `Method` (networks, update groups, evaluation, export).
 """
 
-import itertools
 import json
 import os
 import time
@@ -61,29 +60,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer = metric_writers.create_default_writer(workdir,
                                                 just_logging=not is_main)
 
-  # --- Method and input ---------------------------------------------------
+  # --- Method ----------------------------------------------------------------
   # Datasets first: a missing one fails here, before anything compiles.
   datasets.prepare_all(config.data)
   method = methods.build(config, workdir)
   num_devices = jax.local_device_count()
-  batches = pipeline.train_iterator(
-      config, num_devices=num_devices, seed=config.seed,
-      process_index=jax.process_index(), process_count=jax.process_count())
-  first_batch = next(batches)
 
-  # --- State: fresh or resumed ---------------------------------------------
-  one_device_batch = jax.tree.map(lambda x: x[0], first_batch)
+  def input_stream(skip_batches: int):
+    return pipeline.train_iterator(
+        config, num_devices=num_devices, seed=config.seed,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+        skip_batches=skip_batches)
+
+  # --- State: fresh or resumed, and the input from that step -----------------
   state = steps.init_state(method, jax.random.key(config.seed),
-                           one_device_batch)
+                           pipeline.example_batch(config))
   checkpointer = checkpoints.TrainCheckpointer(workdir)
   restored = checkpointer.restore_latest(state)
   if restored is not None:
     state = restored
     logging.info('Resumed from step %d.', int(state['step']))
   start_step = int(state['step'])
-  # The data stream restarts where the run left off.
-  batches = itertools.chain([first_batch], batches)
-  batches = itertools.islice(batches, start_step, None)
+  batches = input_stream(start_step)
 
   # --- Compiled step ---------------------------------------------------------
   train_step = steps.make_train_step(method, config.seed)

@@ -81,18 +81,26 @@ def _decoded(data: ml_collections.ConfigDict, name: str, split: str,
 def domain_train_dataset(data: ml_collections.ConfigDict,
                          domain: ml_collections.ConfigDict, *, host_batch: int,
                          seed: int, process_index: int = 0,
-                         process_count: int = 1) -> tf.data.Dataset:
-  """Endless shuffled float batches of one domain's training split."""
+                         process_count: int = 1,
+                         skip_batches: int = 0) -> tf.data.Dataset:
+  """Endless shuffled float batches of one domain's training split.
+
+  `skip_batches` starts the stream where a run that stopped after that many
+  batches left off: the same elements, the same augmentations.
+  """
   ds = _decoded(data, domain.name, domain.train_split, process_index,
                 process_count)
   buffer = data.shuffle_buffer
   ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.enumerate().skip(skip_batches * host_batch)  # before any mapping
   shift = int(data.augment_translate)
   if shift > 0:
-    ds = ds.enumerate().map(
+    ds = ds.map(
         lambda i, ex: {**ex, 'image': random_translate(
             ex['image'], shift, tf.stack([tf.cast(seed, tf.int64), i]))},
         num_parallel_calls=tf.data.AUTOTUNE)
+  else:
+    ds = ds.map(lambda i, ex: ex)
   ds = ds.batch(host_batch, drop_remainder=True)
   return ds.map(lambda ex: {**ex, 'image': to_rgb_float(ex['image'])},
                 num_parallel_calls=tf.data.AUTOTUNE)
@@ -104,12 +112,21 @@ def _shard_for_devices(batch: Dict[str, np.ndarray],
           for k, v in batch.items()}
 
 
+def example_batch(config: ml_collections.ConfigDict) -> Dict:
+  """Zeros shaped like one device's training batch (for initialisation)."""
+  n = config.per_device_batch_size
+  return {d: {'image': np.zeros((n, IMAGE_SIZE, IMAGE_SIZE, 3), np.float32),
+              'label': np.zeros((n,), np.int32)}
+          for d in datasets.active_domains(config.data)}
+
+
 def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
-                   seed: int, process_index: int = 0,
-                   process_count: int = 1) -> Iterator[Dict]:
+                   seed: int, process_index: int = 0, process_count: int = 1,
+                   skip_batches: int = 0) -> Iterator[Dict]:
   """Zipped `{'source': ..., 'target': ...}` numpy training batches.
 
-  Each leaf is shaped `[num_devices, per_device_batch, ...]`.
+  Each leaf is shaped `[num_devices, per_device_batch, ...]`. With
+  `skip_batches` = n the stream starts at its (n+1)-th batch.
   """
   per_device = config.per_device_batch_size
   streams = {}
@@ -117,7 +134,7 @@ def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
     streams[domain] = domain_train_dataset(
         config.data, config.data[domain], host_batch=num_devices * per_device,
         seed=seed + offset, process_index=process_index,
-        process_count=process_count)
+        process_count=process_count, skip_batches=skip_batches)
   ds = tf.data.Dataset.zip(streams).prefetch(2)
   for batch in tfds.as_numpy(ds):
     yield {d: _shard_for_devices(b, num_devices) for d, b in batch.items()}
