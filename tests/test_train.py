@@ -122,6 +122,17 @@ def test_nan_loss_stops_with_step_named(data_dir, tmp_path):
                    'checkpoint_every_steps': 100})
   with pytest.raises(train.NonFiniteLossError, match=r'at step \d'):
     train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not os.listdir(tmp_path / 'run' / 'checkpoints')  # none after NaN
+
+
+def test_checkpoint_is_never_written_after_an_unseen_nan(data_dir, tmp_path):
+  config = tiny_classifier_config(
+      data_dir, **{'optim.clf.learning_rate': 1e30,
+                   'optim.clf.schedule': 'constant', 'log_every_steps': 100,
+                   'checkpoint_every_steps': 2})
+  with pytest.raises(train.NonFiniteLossError, match='at step 2'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not os.listdir(tmp_path / 'run' / 'checkpoints')
 
 
 _MULTI_DEVICE = textwrap.dedent("""

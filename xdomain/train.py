@@ -66,12 +66,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   method = methods.build(config, workdir)
   num_devices = jax.local_device_count()
 
-  def input_stream(skip_batches: int):
-    return pipeline.train_iterator(
-        config, num_devices=num_devices, seed=config.seed,
-        process_index=jax.process_index(), process_count=jax.process_count(),
-        skip_batches=skip_batches)
-
   # --- State: fresh or resumed, and the input from that step -----------------
   state = steps.init_state(method, jax.random.key(config.seed),
                            pipeline.example_batch(config))
@@ -81,7 +75,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state = restored
     logging.info('Resumed from step %d.', int(state['step']))
   start_step = int(state['step'])
-  batches = input_stream(start_step)
+  batches = pipeline.train_iterator(
+      config, num_devices=num_devices, seed=config.seed,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      skip_batches=start_step)
 
   # --- Compiled step ---------------------------------------------------------
   train_step = steps.make_train_step(method, config.seed)
@@ -115,10 +112,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     batch = next(batches)
     replicated, metrics = train_step(replicated, batch)
     is_last = step == num_steps
-    if step % config.log_every_steps == 0 or is_last:
+    is_log = step % config.log_every_steps == 0 or is_last
+    is_checkpoint = step % config.checkpoint_every_steps == 0 or is_last
+    is_eval = step % config.eval_every_steps == 0 or is_last
+    if is_log or is_checkpoint or is_eval:  # never save a state not seen finite
       scalars = {k: float(v) for k, v in
                  flax.jax_utils.unreplicate(metrics).items()}
       _check_finite(scalars, step, checkpointer.directory)
+    if is_log:
       now = time.time()
       rate = (step - step_log) * global_batch / max(now - t_log, 1e-9)
       scalars['images_per_second'] = rate
@@ -126,9 +127,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                                                        1e-9)
       writer.write_scalars(step, scalars)
       t_log, step_log = now, step
-    if step % config.checkpoint_every_steps == 0 or is_last:
+    if is_checkpoint:
       checkpointer.save(step, flax.jax_utils.unreplicate(replicated))
-    if step % config.eval_every_steps == 0 or is_last:
+    if is_eval:
       evaluate(step)
 
   if not eval_metrics:  # resumed at or past the end: evaluate what we have
