@@ -16,8 +16,8 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict,
     return optax.warmup_cosine_decay_schedule(
         0.0, cfg.learning_rate, cfg.warmup_steps,
         max(num_train_steps, cfg.warmup_steps + 1))
-  raise errors.ConfigError(f"optim schedule must be 'constant' or 'cosine', got "
-                   f'{cfg.schedule!r}')
+  raise errors.ConfigError(
+      f"optim schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
 
 
 def make_optimizer(cfg: ml_collections.ConfigDict,
@@ -34,7 +34,8 @@ def make_optimizer(cfg: ml_collections.ConfigDict,
   elif cfg.name == 'sgd':
     tx = optax.sgd(lr, momentum=cfg.b1)
   else:
-    raise errors.ConfigError(f'optim name must be one of {_NAMES}, got {cfg.name!r}')
+    raise errors.ConfigError(
+        f'optim name must be one of {_NAMES}, got {cfg.name!r}')
   if cfg.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)
   return tx

@@ -105,8 +105,8 @@ def prepare(name: str, data_dir: str = '', manual_dir: str = '',
       'never' or 'always'.
   """
   if download not in ('auto', 'never', 'always'):
-    raise errors.ConfigError(f"data.download must be 'auto', 'never' or 'always', "
-                     f'got {download!r}')
+    raise errors.ConfigError(
+        f"data.download must be 'auto', 'never' or 'always', got {download!r}")
   data_dir, manual_dir = resolve_dirs(data_dir, manual_dir)
   builder = get_builder(name, data_dir)
   if builder.is_prepared():

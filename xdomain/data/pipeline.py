@@ -29,10 +29,11 @@ def resize_to_32(image: tf.Tensor, method: str) -> tf.Tensor:
   """uint8 [H, W, C] -> uint8 [32, 32, C]; images already 32x32 pass as-is."""
   if method not in _RESIZE_METHODS:
     raise errors.ConfigError(f'data.resize_method must be one of '
-                     f'{sorted(_RESIZE_METHODS)}, got {method!r}')
+                             f'{sorted(_RESIZE_METHODS)}, got {method!r}')
   if image.shape[0] == IMAGE_SIZE and image.shape[1] == IMAGE_SIZE:
     return image
-  resized = tf.image.resize(tf.cast(image, tf.float32), (IMAGE_SIZE, IMAGE_SIZE),
+  resized = tf.image.resize(tf.cast(image, tf.float32),
+                            (IMAGE_SIZE, IMAGE_SIZE),
                             method=_RESIZE_METHODS[method], antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
@@ -47,7 +48,8 @@ def to_rgb_float(image: tf.Tensor) -> tf.Tensor:
 
 def random_translate(image: tf.Tensor, max_shift: int,
                      seed: tf.Tensor) -> tf.Tensor:
-  """Shifts by up to `max_shift` pixels (edge padding), stateless in `seed`."""
+  """Shifts by up to `max_shift` pixels (mirror padding), stateless in
+  `seed`."""
   padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift],
                           [0, 0]], mode='SYMMETRIC')
   return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)

@@ -20,5 +20,5 @@ REGISTRY: Dict[str, Builder] = {
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   if config.method not in REGISTRY:
     raise errors.ConfigError(f'Unknown method {config.method!r}; known methods: '
-                     f'{sorted(REGISTRY)}')
+                             f'{sorted(REGISTRY)}')
   return REGISTRY[config.method](config, workdir)

@@ -59,5 +59,6 @@ class Method:
   def __post_init__(self):
     unknown = [g for g in self.schedule if g not in self.groups]
     if unknown:
-      raise errors.ConfigError(f'schedule names unknown update groups {unknown}; '
-                       f'groups are {sorted(self.groups)}')
+      raise errors.ConfigError(
+          f'schedule names unknown update groups {unknown}; groups are '
+          f'{sorted(self.groups)}')
