@@ -39,6 +39,7 @@ from xdomain.models import classifiers
 from xdomain.models import gan
 
 FROZEN_F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
+GENERATOR_INPUTS = ('f', 'pixels')  # DTN's G = g o f, or the baseline's
 
 
 def _to_rgb(images: jax.Array) -> jax.Array:
@@ -50,15 +51,20 @@ class _Networks:
   """The modules of one DTN instance and how they are applied."""
 
   def __init__(self, config: ml_collections.ConfigDict, f_module,
-               f_variables):
+               f_variables, f_model_config: Dict[str, Any]):
     model = config.model
+    if model.generator_input not in GENERATOR_INPUTS:
+      raise errors.ConfigError(
+          f'config.model.generator_input must be one of {GENERATOR_INPUTS}, '
+          f'got {model.generator_input!r}')
     self.f = f_module.encoder
     self.f_variables = {'params': f_variables['params']['encoder'],
                         'batch_stats': f_variables.get('batch_stats', {}).get(
                             'encoder', {})}
     self.uses_f = model.generator_input == 'f'
+    # The baseline's trainable encoder E has f's architecture.
     self.encoder = None if self.uses_f else classifiers.encoder_from_config(
-        ml_collections.ConfigDict(f_module_config(f_module)), steps.AXIS)
+        ml_collections.ConfigDict(f_model_config), steps.AXIS)
     self.g = gan.Generator(channels=model.g.channels,
                            widths=tuple(model.g.widths),
                            bn_axis_name=steps.AXIS)
@@ -69,9 +75,7 @@ class _Networks:
   def features(self, params, batch_stats, x, train):
     """f(x) (frozen), or the baseline's trainable E(x); returns (h, stats)."""
     if self.uses_f:
-      h = self.f.apply({'params': params[FROZEN_F],
-                        'batch_stats': batch_stats[FROZEN_F]}, x, train=False)
-      return jax.lax.stop_gradient(h), {}
+      return jax.lax.stop_gradient(self.frozen_f(params, batch_stats, x)), {}
     h, updates = self.encoder.apply(
         {'params': params[ENCODER], 'batch_stats': batch_stats[ENCODER]}, x,
         train=train, mutable=['batch_stats'])
@@ -98,13 +102,6 @@ class _Networks:
     return logits, updates['batch_stats']
 
 
-def f_module_config(f_module) -> Dict[str, Any]:
-  encoder = f_module.encoder
-  return dict(variant=encoder.variant, batch_norm=encoder.batch_norm,
-              features=tuple(encoder.features),
-              feature_activation=encoder.feature_activation, num_classes=10)
-
-
 def _load(path: str, what: str, config_field: str):
   try:
     return checkpoints.load_classifier(path)
@@ -114,12 +111,12 @@ def _load(path: str, what: str, config_field: str):
 
 
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
-  f_module, f_variables, _ = _load(config.model.f_checkpoint,
-                                        'the pretrained f', 'model.f_checkpoint')
+  f_module, f_variables, f_meta = _load(
+      config.model.f_checkpoint, 'the pretrained f', 'model.f_checkpoint')
   evaluator, evaluator_variables, _ = _load(
       config.eval.evaluator_checkpoint, 'the target-domain evaluator',
       'eval.evaluator_checkpoint')
-  nets = _Networks(config, f_module, f_variables)
+  nets = _Networks(config, f_module, f_variables, f_meta['model'])
   weights = config.loss
   ternary = config.model.d.ternary
 
