@@ -1,10 +1,11 @@
 r"""The MNIST target evaluator: DTN's f architecture trained on MNIST train.
 
-  python -m xdomain.main --config=configs/classifier_mnist.py --workdir=runs/eval_mnist
+  python -m xdomain.main --config=configs/classifier_mnist.py --workdir=runs/eval_mnist \
+      --config.data.manual_dir=../shared/data/mnist
 
 It scores translated images in the DTN protocol (the paper's evaluator:
 99.4 % on MNIST test). MNIST is built offline from the four raw files in
-data.manual_dir (default ../shared/data/mnist, relative to the working dir).
+data.manual_dir (default: TFDS's <data_dir>/downloads/manual).
 Variant `:tiny` runs a few steps on uci_digits-sized data (tests, CI).
 """
 
@@ -15,7 +16,6 @@ def get_config(variant: str = ''):
   config = config_lib.base_config()
   config.method = 'classifier'
   config.data.source = config_lib.domain('mnist', 'train', 'test')
-  config.data.manual_dir = config_lib.MNIST_MANUAL_DIR_HINT
   config.data.augment_translate = 2
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=200)

@@ -1,6 +1,7 @@
 r"""DTN, synth_digits -> MNIST (offline stand-in for the paper's SVHN -> MNIST).
 
-  python -m xdomain.main --config=configs/dtn_synth_mnist.py --workdir=runs/dtn_synth_mnist
+  python -m xdomain.main --config=configs/dtn_synth_mnist.py --workdir=runs/dtn_synth_mnist \
+      --config.data.manual_dir=../shared/data/mnist
 
 Needs f (configs/pretrain_f_synth.py -> runs/f_synth/classifier) and the MNIST
 evaluator (configs/classifier_mnist.py -> runs/eval_mnist/classifier).
@@ -23,7 +24,6 @@ def get_config(variant: str = ''):
   config.method = 'dtn'
   config.data.source = config_lib.domain('synth_digits', 'train', 'test')
   config.data.target = config_lib.domain('mnist', 'train', 'test')
-  config.data.manual_dir = config_lib.MNIST_MANUAL_DIR_HINT
 
   config.model = ml_collections.ConfigDict()
   config.model.f_checkpoint = 'runs/f_synth/classifier'

@@ -221,3 +221,17 @@ def test_best_checkpoint_kept_beside_latest_and_fingerprint(data_dir,
   train.train_and_evaluate(config, again)
   assert _read(os.path.join(again, 'results.json'))[
       'params_fingerprint'] == results['params_fingerprint']
+
+
+def test_optional_cross_domain_eval_is_skipped_without_its_files(tmp_path,
+                                                                 caplog):
+  from xdomain.data import datasets  # pylint: disable=g-import-not-at-top
+  data_dir = str(tmp_path / 'tfds')  # no MNIST here, none in manual_dir
+  datasets.prepare('synth_digits/tiny', data_dir)
+  config = tiny_classifier_config(
+      data_dir, **{'eval.cross_domain': ('mnist:test',),
+                   'data.manual_dir': '', 'data.download': 'never'})
+  metrics = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert 'test_accuracy' in metrics
+  assert 'mnist_test_accuracy' not in metrics
+  assert 'train-images-idx3-ubyte.gz' in caplog.text

@@ -12,9 +12,6 @@ import ml_collections
 
 from xdomain import errors
 
-MNIST_MANUAL_DIR_HINT = '../shared/data/mnist'
-
-
 def domain(name: str = '', train_split: str = 'train',
            test_split: str = 'test') -> ml_collections.ConfigDict:
   """One image domain: a TFDS name (or prepared dir) and its split names."""
