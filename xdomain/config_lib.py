@@ -12,6 +12,11 @@ import ml_collections
 
 from xdomain import errors
 
+# data.resize_method values -> tf.image.resize method names.
+RESIZE_METHODS = {'lanczos': 'lanczos3', 'lanczos3': 'lanczos3',
+                  'bilinear': 'bilinear'}
+
+
 def domain(name: str = '', train_split: str = 'train',
            test_split: str = 'test') -> ml_collections.ConfigDict:
   """One image domain: a TFDS name (or prepared dir) and its split names."""
@@ -101,10 +106,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
         f'config.model.variant must be one of {classifiers.VARIANTS}, got '
         f'{config.model.variant!r}')
-  if config.data.resize_method not in ('lanczos3', 'lanczos', 'bilinear'):
+  if config.data.resize_method not in RESIZE_METHODS:
     raise errors.ConfigError(
-        "config.data.resize_method must be 'lanczos3' or 'bilinear', got "
-        f'{config.data.resize_method!r}')
+        f'config.data.resize_method must be one of {sorted(RESIZE_METHODS)}, '
+        f'got {config.data.resize_method!r}')
   for dataset in config.eval.cross_domain:
     if ':' not in dataset:
       raise errors.ConfigError(

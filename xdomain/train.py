@@ -92,9 +92,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   t_log, step_log = t_start, start_step
   num_steps = config.num_train_steps
 
-  def evaluate(step: int):
+  def evaluate(step: int, host_state):
     nonlocal eval_metrics
-    host_state = flax.jax_utils.unreplicate(replicated)
     eval_metrics = method.evaluate(steps.variables_of(host_state), step)
     writer.write_scalars(step, {f'eval/{k}': v
                                 for k, v in eval_metrics.items()})
@@ -127,17 +126,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                                                        1e-9)
       writer.write_scalars(step, scalars)
       t_log, step_log = now, step
+    if is_checkpoint or is_eval:
+      host_state = flax.jax_utils.unreplicate(replicated)  # one copy for both
     if is_checkpoint:
-      checkpointer.save(step, flax.jax_utils.unreplicate(replicated))
+      checkpointer.save(step, host_state)
     if is_eval:
-      evaluate(step)
+      evaluate(step, host_state)
 
+  host_state = flax.jax_utils.unreplicate(replicated)
   if not eval_metrics:  # resumed at or past the end: evaluate what we have
-    evaluate(start_step)
+    evaluate(start_step, host_state)
   if method.export is not None:
-    method.export(
-        steps.variables_of(flax.jax_utils.unreplicate(replicated)),
-        eval_metrics)
+    method.export(steps.variables_of(host_state), eval_metrics)
   writer.flush()
   checkpointer.close()
   return eval_metrics

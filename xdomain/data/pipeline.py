@@ -17,24 +17,24 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from xdomain import config_lib
 from xdomain import errors
 from xdomain.data import datasets
 
 IMAGE_SIZE = 32
-_RESIZE_METHODS = {'lanczos': 'lanczos3', 'lanczos3': 'lanczos3',
-                   'bilinear': 'bilinear'}
 
 
 def resize_to_32(image: tf.Tensor, method: str) -> tf.Tensor:
   """uint8 [H, W, C] -> uint8 [32, 32, C]; images already 32x32 pass as-is."""
-  if method not in _RESIZE_METHODS:
+  methods = config_lib.RESIZE_METHODS
+  if method not in methods:
     raise errors.ConfigError(f'data.resize_method must be one of '
-                             f'{sorted(_RESIZE_METHODS)}, got {method!r}')
+                             f'{sorted(methods)}, got {method!r}')
   if image.shape[0] == IMAGE_SIZE and image.shape[1] == IMAGE_SIZE:
     return image
   resized = tf.image.resize(tf.cast(image, tf.float32),
                             (IMAGE_SIZE, IMAGE_SIZE),
-                            method=_RESIZE_METHODS[method], antialias=True)
+                            method=methods[method], antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
