@@ -14,43 +14,17 @@ Ablations (DTN Table 1 style) are overrides:
   --config.loss.beta=0 --config.loss.target_through_g=False   the baseline
 """
 
-import ml_collections
-
 from xdomain import config_lib
 
 
 def get_config(variant: str = ''):
-  config = config_lib.base_config()
-  config.method = 'dtn'
-  config.data.source = config_lib.domain('synth_digits', 'train', 'test')
-  config.data.target = config_lib.domain('mnist', 'train', 'test')
-
-  config.model = ml_collections.ConfigDict()
-  config.model.f_checkpoint = 'runs/f_synth/classifier'
-  config.model.generator_input = 'f'  # 'f' (DTN) or 'pixels' (baseline)
-  config.model.g = ml_collections.ConfigDict(
-      dict(channels=1, widths=(512, 256, 128)))
-  config.model.d = ml_collections.ConfigDict(
-      dict(ternary=True, widths=(128, 256, 512)))
-
-  # L_G = gan_weight L_GANG + alpha L_CONST + beta L_TID + gamma L_TV.
-  config.loss = ml_collections.ConfigDict(dict(
-      gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,
-      target_through_g=True))
-
-  config.optim.disc = config_lib.optimizer('adam', 2e-4, b1=0.5)
-  config.optim.gen = config_lib.optimizer('adam', 2e-4, b1=0.5)
-  config.schedule = ('disc', 'gen')
-
-  config.per_device_batch_size = 128
+  config = config_lib.dtn_config(
+      source=config_lib.domain('synth_digits', 'train', 'test'),
+      target=config_lib.domain('mnist', 'train', 'test'),
+      f_checkpoint='runs/f_synth/classifier',
+      evaluator_checkpoint='runs/eval_mnist/classifier')
   config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
                             checkpoint_every=1000)
-
-  config.eval.evaluator_checkpoint = 'runs/eval_mnist/classifier'
-  config.eval.knn_k = 1
-  config.eval.knn_labelled_examples = 10_000
-  config.eval.grid_rows = 4
-  config.eval.grid_cols = 10
   if variant == 'tiny':
     config.data.source.name = 'synth_digits/tiny'
     config.data.target.name = 'uci_digits'

@@ -130,3 +130,190 @@ def test_missing_f_checkpoint_is_named(data_dir, tiny_classifiers, tmp_path):
                      **{'model.f_checkpoint': str(tmp_path / 'no_f')})
   with pytest.raises(checkpoints.CheckpointError, match='model.f_checkpoint'):
     train.train_and_evaluate(config, str(tmp_path / 'run'))
+
+
+# --- The compiled step: what each update group may change ---------------------
+
+def _built(config):
+  from xdomain import methods  # pylint: disable=g-import-not-at-top
+  return methods.build(config, '/tmp/unused')
+
+
+def _random_batch(config, seed=0):
+  rng = np.random.RandomState(seed)
+  n = config.per_device_batch_size
+  return {d: {'image': rng.uniform(-1, 1, (1, n, 32, 32, 3)).astype(np.float32),
+              'label': rng.randint(0, 10, (1, n)).astype(np.int32)}
+          for d in ('source', 'target')}
+
+
+def _one_step(method, schedule, state, batch):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import flax  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  step = steps.make_train_step(dataclasses.replace(method, schedule=schedule),
+                               seed=0, donate=False)
+  new, metrics = step(flax.jax_utils.replicate(state), batch)
+  return flax.jax_utils.unreplicate(new), metrics
+
+
+def _changed(before, after):
+  """Network names whose params differ."""
+  return {name for name in before['params']
+          if any(not np.array_equal(a, b) for a, b in zip(
+              jax.tree.leaves(before['params'][name]),
+              jax.tree.leaves(after['params'][name])))}
+
+
+def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
+                                                    tiny_classifiers):
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers)
+  method = _built(config)
+  batch = _random_batch(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], batch))
+  assert set(state['params']) == {'f', 'g', 'd'}
+  after_disc, _ = _one_step(method, ('disc',), state, batch)
+  assert _changed(state, after_disc) == {'d'}
+  after_gen, _ = _one_step(method, ('gen',), state, batch)
+  assert _changed(state, after_gen) == {'g'}
+  after_both, _ = _one_step(method, ('disc', 'gen', 'gen'), state, batch)
+  assert _changed(state, after_both) == {'d', 'g'}
+  for later in (after_disc, after_gen, after_both):  # f and its BN stats
+    for a, b in zip(jax.tree.leaves({'p': state['params']['f'],
+                                     's': state['batch_stats']['f']}),
+                    jax.tree.leaves({'p': later['params']['f'],
+                                     's': later['batch_stats']['f']})):
+      np.testing.assert_array_equal(a, b)
+
+
+def test_baseline_updates_its_encoder_with_g(data_dir, tiny_classifiers):
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.generator_input': 'pixels'})
+  method = _built(config)
+  batch = _random_batch(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], batch))
+  after_gen, _ = _one_step(method, ('gen',), state, batch)
+  assert _changed(state, after_gen) == {'encoder', 'g'}
+
+
+def test_train_step_compiles_once(data_dir, tiny_classifiers):
+  """The loss functions are traced for the first step only (no retracing)."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import flax  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers)
+  method = _built(config)
+  traces = []
+
+  def counted(name, fn):
+    def loss_fn(*args):
+      traces.append(name)
+      return fn(*args)
+    return loss_fn
+
+  method = dataclasses.replace(method, groups={
+      name: dataclasses.replace(g, loss_fn=counted(name, g.loss_fn))
+      for name, g in method.groups.items()})
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], _random_batch(config)))
+  step = steps.make_train_step(method, seed=0)
+  state = steps.replicate(state)
+  state, _ = step(state, _random_batch(config, 0))
+  first = list(traces)
+  assert sorted(first) == ['disc', 'gen']
+  for i in range(1, 4):
+    state, metrics = step(state, _random_batch(config, i))
+  jax.block_until_ready(metrics)
+  assert traces == first
+  assert int(flax.jax_utils.unreplicate(state)['step']) == 4
+
+
+def test_nan_loss_stops_dtn_with_step_and_loss_named(data_dir,
+                                                     tiny_classifiers,
+                                                     tmp_path):
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'loss.alpha': float('nan')})
+  with pytest.raises(train.NonFiniteLossError, match=r'step 1.*gen/loss'):
+    train.train_and_evaluate(config, str(tmp_path))
+  # Nothing was saved from a state not seen finite.
+  assert not os.path.exists(tmp_path / 'checkpoints' / '1')
+
+
+def test_dtn_resume_gives_the_uninterrupted_fingerprint(data_dir,
+                                                        tiny_classifiers,
+                                                        tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  overrides = {'num_train_steps': 4, 'checkpoint_every_steps': 2,
+               'eval_every_steps': 4, 'log_every_steps': 2}
+  train.train_and_evaluate(_tiny_dtn(data_dir, tiny_classifiers, **overrides),
+                           str(tmp_path / 'straight'))
+  # Interrupted after step 2 (its checkpoint written), then the same command.
+  train.train_and_evaluate(_tiny_dtn(data_dir, tiny_classifiers, **{
+      **overrides, 'num_train_steps': 2}), str(tmp_path / 'resumed'))
+  train.train_and_evaluate(_tiny_dtn(data_dir, tiny_classifiers, **overrides),
+                           str(tmp_path / 'resumed'))
+  fingerprints = [json.load(open(tmp_path / run / 'results.json'))[
+      'params_fingerprint'] for run in ('straight', 'resumed')]
+  assert fingerprints[0] == fingerprints[1]
+
+
+_DTN_MULTI_DEVICE = r'''
+import sys
+import jax, numpy as np
+from xdomain import checkpoints, config_lib, methods, steps
+from xdomain.models import classifiers
+tmp = sys.argv[2]
+model_config = config_lib.classifier_model()
+model = classifiers.classifier_from_config(model_config)
+exports = []
+for i, name in enumerate(('f', 'evaluator')):
+  variables = model.init(jax.random.key(i), np.zeros((1, 32, 32, 3)))
+  exports.append(checkpoints.save_classifier(f'{tmp}/{name}', variables,
+                                             model_config, {}))
+config = config_lib.dtn_config(config_lib.domain('a'), config_lib.domain('b'),
+                               *exports)
+config.model.g.widths = (32, 16, 8)
+config.model.d.widths = (8, 16, 32)
+n, global_batch = jax.local_device_count(), 16
+config.per_device_batch_size = global_batch // n
+method = methods.build(config, tmp)
+rng = np.random.RandomState(0)
+images = rng.uniform(-1, 1, (2, 2, global_batch, 32, 32, 3)).astype(np.float32)
+def batch(i):
+  return {d: {'image': images[i, j].reshape(n, global_batch // n, 32, 32, 3),
+              'label': np.zeros((n, global_batch // n), np.int32)}
+          for j, d in enumerate(('source', 'target'))}
+state = steps.init_state(method, jax.random.key(0),
+                         jax.tree.map(lambda x: x[0], batch(0)))
+step = steps.make_train_step(method, seed=0)
+state = steps.replicate(state)
+for i in range(2):
+  state, metrics = step(state, batch(i))
+state = jax.tree.map(lambda x: np.asarray(x)[0], state)
+leaves = jax.tree.leaves({'p': state['params'], 's': state['batch_stats']})
+np.save(sys.argv[1], np.concatenate([np.ravel(x) for x in leaves]))
+print(n)
+'''
+
+
+def test_dtn_step_on_eight_fake_devices_matches_one_device(tmp_path):
+  """Same global batch: gradients pmean'd, batch norm over the global batch."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  outputs = {}
+  for devices in (1, 8):
+    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+        f'--xla_force_host_platform_device_count={devices}'))
+    out, work = tmp_path / f'{devices}.npy', tmp_path / f'work{devices}'
+    work.mkdir()
+    result = subprocess.run(
+        [sys.executable, '-c', _DTN_MULTI_DEVICE, str(out), str(work)],
+        check=False, cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str(devices)
+    outputs[devices] = np.load(out)
+  np.testing.assert_allclose(outputs[8], outputs[1], rtol=1e-3, atol=1e-4)

@@ -115,3 +115,42 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise errors.ConfigError(
           f"config.eval.cross_domain entries are 'name:split', got "
           f'{dataset!r}')
+
+
+def dtn_config(source: ml_collections.ConfigDict,
+               target: ml_collections.ConfigDict, f_checkpoint: str,
+               evaluator_checkpoint: str) -> ml_collections.ConfigDict:
+  """DTN's defaults (Taigman et al. 2017, digits), shared by every DTN config.
+
+  L_G = gan_weight L_GANG + alpha L_CONST + beta L_TID + gamma L_TV with the
+  paper's digits weights alpha = beta = 15, gamma = 0. Ablations are
+  overrides of these fields (see configs/dtn_synth_mnist.py).
+  """
+  config = base_config()
+  config.method = 'dtn'
+  config.data.source = source
+  config.data.target = target
+
+  config.model = ml_collections.ConfigDict()
+  config.model.f_checkpoint = f_checkpoint
+  config.model.generator_input = 'f'  # 'f' (DTN) or 'pixels' (baseline)
+  config.model.g = ml_collections.ConfigDict(
+      dict(channels=1, widths=(512, 256, 128)))
+  config.model.d = ml_collections.ConfigDict(
+      dict(ternary=True, widths=(128, 256, 512)))
+
+  config.loss = ml_collections.ConfigDict(dict(
+      gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,
+      target_through_g=True))
+
+  config.optim.disc = optimizer('adam', 2e-4, b1=0.5)
+  config.optim.gen = optimizer('adam', 2e-4, b1=0.5)
+  config.schedule = ('disc', 'gen')
+
+  config.per_device_batch_size = 128
+  config.eval.evaluator_checkpoint = evaluator_checkpoint
+  config.eval.knn_k = 1
+  config.eval.knn_labelled_examples = 10_000
+  config.eval.grid_rows = 4
+  config.eval.grid_cols = 10
+  return config

@@ -36,10 +36,31 @@ def _quiet_orbax_info(record) -> bool:
   return 'orbax' not in record.pathname or record.levelno >= std_logging.WARNING
 
 
+def _missing_prerequisites(config):
+  """(name, prerequisite) pairs whose export does not exist yet."""
+  missing = []
+  for name, pre in config.get('prerequisites', {}).items():
+    export = pre.config.export.path or os.path.join(pre.workdir, 'classifier')
+    if os.path.isdir(export):
+      logging.info('Prerequisite %r: using the export at %s.', name, export)
+    else:
+      missing.append((name, pre))
+  return missing
+
+
 def run(config, workdir: str):
-  """Validates, prepares data, then trains; returns final eval metrics."""
+  """Validates, prepares data, trains missing prerequisites (e.g. f and the
+  evaluator, `config.prerequisites`), then trains; returns final metrics."""
   config_lib.validate(config)
+  missing = _missing_prerequisites(config)
+  for _, pre in missing:  # every config checked before anything trains
+    config_lib.validate(pre.config)
   datasets.prepare_all(config.data)
+  for name, pre in missing:
+    logging.info('Prerequisite %r: no export yet; training it in %s.', name,
+                 pre.workdir)
+    print(f'Training prerequisite {name!r} in {pre.workdir} ...', flush=True)
+    run(pre.config, pre.workdir)
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   import tensorflow_datasets as tfds

@@ -16,6 +16,7 @@ from typing import Any, Dict, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from xdomain.methods import base
@@ -31,8 +32,28 @@ def init_state(method: base.Method, rng: jax.Array,
   params = variables['params']
   opt = {name: group.optimizer.init({n: params[n] for n in group.networks})
          for name, group in method.groups.items()}
-  return {'step': jnp.zeros((), jnp.int32), 'params': params,
-          'batch_stats': variables.get('batch_stats', {}), 'opt': opt}
+  state = {'step': jnp.zeros((), jnp.int32), 'params': params,
+           'batch_stats': variables.get('batch_stats', {}), 'opt': opt}
+  # Host arrays: no weakly-typed leaves (e.g. optimizer counters), whose
+  # strongly-typed outputs would make the compiled step retrace at step 2.
+  return jax.tree.map(np.asarray, state)
+
+
+def replicate(tree: Any) -> Any:
+  """One copy of `tree` per local device, laid out exactly as the pmapped
+  step's outputs are (a mesh over the local devices named `AXIS`), so that
+  the step compiles once: `flax.jax_utils.replicate`'s differently named
+  mesh would make it retrace at step 2."""
+  devices = jax.local_devices()
+  sharding = jax.sharding.NamedSharding(
+      jax.sharding.Mesh(np.array(devices), (AXIS,)),
+      jax.sharding.PartitionSpec(AXIS))
+
+  def put(x):
+    x = np.asarray(x)
+    return jax.device_put(np.broadcast_to(x, (len(devices),) + x.shape),
+                          sharding)
+  return jax.tree.map(put, tree)
 
 
 def step_rng(seed: int, step: jax.Array, purpose: int) -> jax.Array:

@@ -82,7 +82,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   # --- Compiled step ---------------------------------------------------------
   train_step = steps.make_train_step(method, config.seed)
-  replicated = flax.jax_utils.replicate(state)
+  replicated = steps.replicate(state)
   global_batch = (config.per_device_batch_size * num_devices *
                   jax.process_count())
 

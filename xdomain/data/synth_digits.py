@@ -8,6 +8,7 @@ processes, one per core. Configs (select with `synth_digits/<config>`):
 |-----------|--------|--------|---------|
 | `default` | 73,257 | 26,032 | 50,000  |
 | `full`    | 73,257 | 26,032 | 531,131 |  (SVHN's own split sizes)
+| `small`   | 20,000 | 5,000  | 1,000   |  (the CPU quickstart)
 | `tiny`    | 512    | 256    | 128     |  (tests)
 
 Other sizes: `tfds.builder('synth_digits', config=SynthDigitsConfig(...))`.
@@ -52,6 +53,8 @@ class SynthDigits(tfds.core.GeneratorBasedBuilder):
       SynthDigitsConfig(name='default', description='SVHN-sized train/test.'),
       SynthDigitsConfig(name='full', extra_size=531_131,
                         description='SVHN-sized train/test/extra.'),
+      SynthDigitsConfig(name='small', train_size=20_000, test_size=5_000,
+                        extra_size=1_000, description='CPU quickstart.'),
       SynthDigitsConfig(name='tiny', train_size=512, test_size=256,
                         extra_size=128, description='For tests.'),
   ]

@@ -11,7 +11,6 @@ Export: the trained classifier as an Orbax checkpoint (see
 import os
 
 from absl import logging
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -75,7 +74,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
 
   def evaluate(variables, step):
     del step
-    replicated = flax.jax_utils.replicate(net_variables(variables))
+    replicated = steps.replicate(net_variables(variables))
     source = config.data.source
     metrics = {'test_accuracy': evaluation.classifier_accuracy(
         counter, replicated, config.data, source.name, source.test_split,

@@ -20,7 +20,6 @@ labelled source training images.
 import os
 from typing import Any, Dict
 
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -135,60 +134,64 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     params[DISCRIMINATOR], stats[DISCRIMINATOR] = v['params'], v['batch_stats']
     return {'params': params, 'batch_stats': stats}
 
+  # One G call on [source; target] and one D call on [G(source); G(target);
+  # real target]: batch norm then normalises each network's input as one
+  # batch, the same mix its running averages (used by `translate`) see, and
+  # D cannot tell real from fake by per-batch statistics alone.
+  def fakes_of(params, batch_stats, batch):
+    xs, xt = batch['source']['image'], batch['target']['image']
+    x = jnp.concatenate([xs, xt]) if weights.target_through_g else xs
+    fakes, _, stats = nets.generate(params, batch_stats, x, train=True)
+    return fakes, stats
+
+  def d_logits(params, batch_stats, fakes, real):
+    logits, stats = nets.discriminate(params, batch_stats,
+                                      jnp.concatenate([fakes, real]))
+    n = real.shape[0]
+    parts = jnp.split(logits[:-n], fakes.shape[0] // n) + [logits[-n:]]
+    return parts, stats  # [G(source), (G(target)), real target]
+
   def disc_loss(params, batch_stats, batch, rng):
     del rng
-    xs, xt = batch['source']['image'], batch['target']['image']
-    fake_s, _, _ = nets.generate(params, batch_stats, xs, train=True)
-    stats = dict(batch_stats)
-    logits_fs, stats[DISCRIMINATOR] = nets.discriminate(
-        params, stats, jax.lax.stop_gradient(fake_s))
-    logits_rt, stats[DISCRIMINATOR] = nets.discriminate(params, stats, xt)
-    fakes = [logits_fs]
-    if weights.target_through_g:
-      fake_t, _, _ = nets.generate(params, batch_stats, xt, train=True)
-      logits_ft, stats[DISCRIMINATOR] = nets.discriminate(
-          params, stats, jax.lax.stop_gradient(fake_t))
-      fakes.append(logits_ft)
-    if ternary:
-      loss = losses.ternary_d_loss(fakes[0], fakes[1], logits_rt)
-      probs = [jax.nn.softmax(l).mean(0) for l in fakes + [logits_rt]]
+    fakes, _ = fakes_of(params, batch_stats, batch)
+    (*fake_logits, real_logits), stats = d_logits(
+        params, batch_stats, jax.lax.stop_gradient(fakes),
+        batch['target']['image'])
+    if ternary:  # L_D, DTN Sec. 3
+      loss = losses.ternary_d_loss(*fake_logits, real_logits)
+      probs = [jax.nn.softmax(l).mean(0) for l in fake_logits + [real_logits]]
       names = ['fake_source', 'fake_target', 'real_target']
       metrics = {f'D{c + 1}({n})': p[c] for n, p in zip(names, probs)
                  for c in range(3)}
     else:
-      loss = losses.binary_d_loss(fakes, logits_rt)
-      metrics = {'D(fake_source)': jax.nn.sigmoid(fakes[0]).mean(),
-                 'D(real_target)': jax.nn.sigmoid(logits_rt).mean()}
-    return loss, {'batch_stats': {DISCRIMINATOR: stats[DISCRIMINATOR]},
+      loss = losses.binary_d_loss(fake_logits, real_logits)
+      metrics = {'D(fake_source)': jax.nn.sigmoid(fake_logits[0]).mean(),
+                 'D(real_target)': jax.nn.sigmoid(real_logits).mean()}
+    return loss, {'batch_stats': {DISCRIMINATOR: stats},
                   'metrics': metrics}
 
   def gen_loss(params, batch_stats, batch, rng):
     del rng
     xs, xt = batch['source']['image'], batch['target']['image']
-    stats = dict(batch_stats)
-    fake_s, _, new = nets.generate(params, stats, xs, train=True)
-    stats.update(new)
-    logits_fs, _ = nets.discriminate(params, stats, fake_s)
-    fakes, generated = [logits_fs], [fake_s]
-    l_tid = jnp.zeros(())
-    if weights.target_through_g:
-      fake_t, _, new = nets.generate(params, stats, xt, train=True)
-      stats.update(new)
-      logits_ft, _ = nets.discriminate(params, stats, fake_t)
-      fakes.append(logits_ft)
-      generated.append(fake_t)
-      l_tid = losses.mse(xt, fake_t)  # L_TID, on target
-    l_gan = (losses.ternary_g_loss(*fakes) if ternary
-             else losses.binary_g_loss(fakes))
+    n = xs.shape[0]
+    fakes, new_stats = fakes_of(params, batch_stats, batch)
+    stats = {**batch_stats, **new_stats}
+    *fake_logits, _ = d_logits(params, stats, fakes, xt)[0]
+    fake_s = fakes[:n]
+    # L_GANG (DTN Sec. 3): G's fakes pushed towards D3, "real target".
+    l_gan = (losses.ternary_g_loss(*fake_logits) if ternary
+             else losses.binary_g_loss(fake_logits))
     # L_CONST = d(f(x), f(G(x))) on source, with the frozen, pretrained f.
     f_source = nets.frozen_f(params, batch_stats, xs)
     l_const = losses.mse(f_source, nets.frozen_f(params, batch_stats, fake_s))
-    l_tv = losses.total_variation(jnp.concatenate(generated),
-                                  weights.tv_exponent)
+    # L_TID = d2(x, G(x)) on target.
+    l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g
+             else jnp.zeros(()))
+    l_tv = losses.total_variation(fakes, weights.tv_exponent)
+    # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3).
     loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
             weights.beta * l_tid + weights.gamma * l_tv)
-    own_stats = {n: stats[n] for n in new}  # g's (and the baseline's E's)
-    return loss, {'batch_stats': own_stats,
+    return loss, {'batch_stats': new_stats,  # g's (and the baseline's E's)
                   'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
                               'L_TID': l_tid, 'L_TV': l_tv}}
 
@@ -205,14 +208,14 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
 
   def evaluate(variables, step):
     both = {**variables, 'evaluator': evaluator_variables}
-    replicated = flax.jax_utils.replicate(both)
+    replicated = steps.replicate(both)
     source, target = config.data.source, config.data.target
     per_device = config.eval.per_device_batch_size
     metrics = {'translated_accuracy': evaluation.classifier_accuracy(
         evaluator_counter, replicated, config.data, source.name,
         source.test_split, per_device, limit=config.eval.limit or None,
         process_index=jax.process_index(), process_count=jax.process_count())}
-    rep_vars = flax.jax_utils.replicate(variables)
+    rep_vars = steps.replicate(variables)
     metrics['knn_accuracy'] = evaluation.knn_accuracy(
         lambda b: p_translate(rep_vars, b), config.data,
         labelled=(source.name, source.train_split),

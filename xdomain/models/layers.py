@@ -64,6 +64,15 @@ def _conv_transpose_bwd(residuals, grad_out):
 conv_transpose_stride2.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
 
 
+def transposed_kernel_init():
+  """LeCun-normal over the true fan-in, k*k*Cin of the [k, k, Cout, Cin]
+  kernel. (`lecun_normal()` would read Cout as the fan-in: with Cout = 1 in
+  the output layer its weights come out ~sqrt(Cin) too large and the tanh
+  starts saturated, which stalls every pixel-level loss.)"""
+  return nn.initializers.variance_scaling(1.0, 'fan_in', 'truncated_normal',
+                                          in_axis=-1, out_axis=-2)
+
+
 class ConvTranspose2x(nn.Module):
   """Stride-2 transposed convolution (k x k, output exactly 2x the input)."""
   features: int
@@ -73,9 +82,10 @@ class ConvTranspose2x(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+    kernel = self.param('kernel', transposed_kernel_init(),
                         (k, k, self.features, x.shape[-1]))
     y = conv_transpose_stride2(x, kernel.astype(x.dtype))
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,))
     return y
+
