@@ -17,8 +17,6 @@ from xdomain import config_lib
 
 
 def get_config(variant: str = ''):
-  if variant:
-    raise ValueError(f'Unknown variant {variant!r}; this config has none')
   config = config_lib.dtn_config(
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       # The paper's choice: DTN sees MNIST test images (unlabelled).
@@ -27,4 +25,8 @@ def get_config(variant: str = ''):
       evaluator_checkpoint='runs/eval_mnist/classifier')
   config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
                             checkpoint_every=1000)
+  if variant == 'tiny':
+    config_lib.dtn_tiny(config)
+  elif variant:
+    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
   return config

@@ -15,8 +15,6 @@ from xdomain import config_lib
 
 
 def get_config(variant: str = ''):
-  if variant:
-    raise ValueError(f'Unknown variant {variant!r}; this config has none')
   config = config_lib.dtn_config(
       source=config_lib.domain('mnist', 'train', 'test'),
       target=config_lib.domain('synth_digits', 'train', 'test'),
@@ -25,4 +23,8 @@ def get_config(variant: str = ''):
   config.model.g.channels = 3
   config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
                             checkpoint_every=1000)
+  if variant == 'tiny':
+    config_lib.dtn_tiny(config)
+  elif variant:
+    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
   return config

@@ -26,18 +26,7 @@ def get_config(variant: str = ''):
   config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
                             checkpoint_every=1000)
   if variant == 'tiny':
-    config.data.source.name = 'synth_digits/tiny'
-    config.data.target.name = 'uci_digits'
-    config.model.g.widths = (32, 16, 8)
-    config.model.d.widths = (8, 16, 32)
-    config.per_device_batch_size = 8
-    config_lib.set_run_length(config, 3, log_every=1, eval_every=3,
-                              checkpoint_every=3)
-    config.eval.per_device_batch_size = 64
-    config.eval.limit = 64
-    config.eval.knn_labelled_examples = 64
-    config.eval.grid_rows = 2
-    config.eval.grid_cols = 4
+    config_lib.dtn_tiny(config)
   elif variant:
     raise ValueError(f'Unknown variant {variant!r}; known: tiny')
   return config

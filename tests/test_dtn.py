@@ -317,3 +317,33 @@ def test_dtn_step_on_eight_fake_devices_matches_one_device(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == str(devices)
     outputs[devices] = np.load(out)
   np.testing.assert_allclose(outputs[8], outputs[1], rtol=1e-3, atol=1e-4)
+
+
+def test_quickstart_chain_trains_missing_prerequisites_then_dtn(data_dir,
+                                                                tmp_path):
+  """configs/dtn_quickstart.py:tiny through main.run: f and the evaluator are
+  trained first when their exports are missing, reused when present."""
+  from xdomain import main  # pylint: disable=g-import-not-at-top
+  config = load(os.path.join(REPO, 'configs', 'dtn_quickstart.py'), 'tiny')
+  config.data.data_dir = data_dir
+  for name, pre in config.prerequisites.items():
+    pre.workdir = str(tmp_path / name)
+    pre.config.data.data_dir = data_dir
+    pre.config.eval.cross_domain = ()
+  config.model.f_checkpoint = str(tmp_path / 'f' / 'classifier')
+  config.eval.evaluator_checkpoint = str(tmp_path / 'evaluator' / 'classifier')
+  metrics = main.run(config, str(tmp_path / 'dtn'))
+  assert 0.0 <= metrics['translated_accuracy'] <= 1.0
+  f_results = tmp_path / 'f' / 'results.json'
+  stamp = os.path.getmtime(f_results)
+  main.run(config, str(tmp_path / 'dtn2'))  # exports exist: not retrained
+  assert os.path.getmtime(f_results) == stamp
+
+
+def test_wrong_generator_channels_named_before_compiling(data_dir,
+                                                         tiny_classifiers,
+                                                         tmp_path):
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers, **{'model.g.channels': 2})
+  with pytest.raises(errors.ConfigError, match='model.g.channels'):
+    train.train_and_evaluate(config, str(tmp_path))

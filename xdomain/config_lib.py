@@ -154,3 +154,19 @@ def dtn_config(source: ml_collections.ConfigDict,
   config.eval.grid_rows = 4
   config.eval.grid_cols = 10
   return config
+
+
+def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The `:tiny` variant of a DTN config: tiny data and networks, 3 steps."""
+  config.data.source = domain('synth_digits/tiny', 'train', 'test')
+  config.data.target = domain('uci_digits', 'train', 'test')
+  config.model.g.widths = (32, 16, 8)
+  config.model.d.widths = (8, 16, 32)
+  config.per_device_batch_size = 8
+  set_run_length(config, 3, log_every=1, eval_every=3, checkpoint_every=3)
+  config.eval.per_device_batch_size = 64
+  config.eval.limit = 64
+  config.eval.knn_labelled_examples = 64
+  config.eval.grid_rows = 2
+  config.eval.grid_cols = 4
+  return config

@@ -56,6 +56,10 @@ class _Networks:
       raise errors.ConfigError(
           f'config.model.generator_input must be one of {GENERATOR_INPUTS}, '
           f'got {model.generator_input!r}')
+    if model.g.channels not in (1, 3):
+      raise errors.ConfigError(
+          f'config.model.g.channels must be 1 (grey, replicated to RGB before '
+          f'f and D) or 3, got {model.g.channels}')
     self.f = f_module.encoder
     self.f_variables = {'params': f_variables['params']['encoder'],
                         'batch_stats': f_variables.get('batch_stats', {}).get(
