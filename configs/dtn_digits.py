@@ -23,10 +23,4 @@ def get_config(variant: str = ''):
       target=config_lib.domain('mnist', train_split='test', test_split='test'),
       f_checkpoint='runs/f_svhn/classifier',
       evaluator_checkpoint='runs/eval_mnist/classifier')
-  config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
-                            checkpoint_every=1000)
-  if variant == 'tiny':
-    config_lib.dtn_tiny(config)
-  elif variant:
-    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
-  return config
+  return config_lib.dtn_variant(config, variant)

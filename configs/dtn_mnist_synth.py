@@ -21,10 +21,4 @@ def get_config(variant: str = ''):
       f_checkpoint='runs/eval_mnist/classifier',
       evaluator_checkpoint='runs/f_synth/classifier')
   config.model.g.channels = 3
-  config_lib.set_run_length(config, 20_000, log_every=100, eval_every=2000,
-                            checkpoint_every=1000)
-  if variant == 'tiny':
-    config_lib.dtn_tiny(config)
-  elif variant:
-    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
-  return config
+  return config_lib.dtn_variant(config, variant)

@@ -28,33 +28,31 @@ TARGET = 'uci_digits'
 QUICK_VARIANT = 'strided'
 
 
-def f_config() -> ml_collections.ConfigDict:
-  """f: the paper's encoder, pretrained on the source's labels."""
+def _quick_classifier(dataset: str) -> ml_collections.ConfigDict:
+  """A 300-step classifier of f's family on `dataset`'s labels."""
   config = config_lib.base_config()
   config.method = 'classifier'
-  config.data.source = config_lib.domain(SOURCE, 'train', 'test')
+  config.data.source = config_lib.domain(dataset, 'train', 'test')
   config.model.variant = QUICK_VARIANT
   config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
                                           warmup_steps=30)
   config.per_device_batch_size = 64
   config_lib.set_run_length(config, 300, log_every=100, eval_every=300,
                             checkpoint_every=300)
+  return config
+
+
+def f_config() -> ml_collections.ConfigDict:
+  """f: the paper's encoder family, pretrained on the source's labels."""
+  config = _quick_classifier(SOURCE)
   config.eval.cross_domain = (f'{TARGET}:test',)  # "source only" accuracy
   return config
 
 
 def evaluator_config() -> ml_collections.ConfigDict:
   """The target evaluator: f's architecture on target labels only."""
-  config = config_lib.base_config()
-  config.method = 'classifier'
-  config.data.source = config_lib.domain(TARGET, 'train', 'test')
+  config = _quick_classifier(TARGET)
   config.data.augment_translate = 2
-  config.model.variant = QUICK_VARIANT
-  config.optim.clf = config_lib.optimizer('adam', 1e-3, schedule='cosine',
-                                          warmup_steps=30)
-  config.per_device_batch_size = 64
-  config_lib.set_run_length(config, 300, log_every=100, eval_every=300,
-                            checkpoint_every=300)
   return config
 
 

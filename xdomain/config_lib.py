@@ -148,11 +148,23 @@ def dtn_config(source: ml_collections.ConfigDict,
   config.schedule = ('disc', 'gen')
 
   config.per_device_batch_size = 128
+  set_run_length(config, 20_000, log_every=100, eval_every=2000,
+                 checkpoint_every=1000)
   config.eval.evaluator_checkpoint = evaluator_checkpoint
   config.eval.knn_k = 1
   config.eval.knn_labelled_examples = 10_000
   config.eval.grid_rows = 4
   config.eval.grid_cols = 10
+  return config
+
+
+def dtn_variant(config: ml_collections.ConfigDict,
+                variant: str) -> ml_collections.ConfigDict:
+  """Applies a DTN config's variant: '' (as is) or 'tiny' (tests)."""
+  if variant == 'tiny':
+    return dtn_tiny(config)
+  if variant:
+    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
   return config
 
 
