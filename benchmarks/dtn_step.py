@@ -24,7 +24,6 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-import flax
 import jax
 import ml_collections
 import numpy as np

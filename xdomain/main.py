@@ -39,8 +39,11 @@ def _quiet_orbax_info(record) -> bool:
 def _missing_prerequisites(config):
   """(name, prerequisite) pairs whose export does not exist yet."""
   missing = []
-  for name, pre in config.get('prerequisites', {}).items():
-    export = pre.config.export.path or os.path.join(pre.workdir, 'classifier')
+  prerequisites = config.get('prerequisites', {})
+  if prerequisites:  # imports JAX: only when there is something to check
+    from xdomain.methods import classifier  # pylint: disable=g-import-not-at-top
+  for name, pre in prerequisites.items():
+    export = classifier.export_path(pre.config, pre.workdir)
     if os.path.isdir(export):
       logging.info('Prerequisite %r: using the export at %s.', name, export)
     else:

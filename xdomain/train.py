@@ -91,6 +91,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   t_start = time.time()
   t_log, step_log = t_start, start_step
   num_steps = config.num_train_steps
+  host_state = state  # host copy; refreshed at every checkpoint/eval step,
+  # which includes the last one, so it is current after the loop
 
   def evaluate(step: int, host_state):
     nonlocal eval_metrics
@@ -133,7 +135,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if is_eval:
       evaluate(step, host_state)
 
-  host_state = flax.jax_utils.unreplicate(replicated)
   if not eval_metrics:  # resumed at or past the end: evaluate what we have
     evaluate(start_step, host_state)
   if method.export is not None:

@@ -145,8 +145,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def fakes_of(params, batch_stats, batch):
     xs, xt = batch['source']['image'], batch['target']['image']
     x = jnp.concatenate([xs, xt]) if weights.target_through_g else xs
-    fakes, _, stats = nets.generate(params, batch_stats, x, train=True)
-    return fakes, stats
+    return nets.generate(params, batch_stats, x, train=True)  # fakes, h, stats
 
   def d_logits(params, batch_stats, fakes, real):
     logits, stats = nets.discriminate(params, batch_stats,
@@ -157,7 +156,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
 
   def disc_loss(params, batch_stats, batch, rng):
     del rng
-    fakes, _ = fakes_of(params, batch_stats, batch)
+    fakes, _, _ = fakes_of(params, batch_stats, batch)
     (*fake_logits, real_logits), stats = d_logits(
         params, batch_stats, jax.lax.stop_gradient(fakes),
         batch['target']['image'])
@@ -178,15 +177,17 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     del rng
     xs, xt = batch['source']['image'], batch['target']['image']
     n = xs.shape[0]
-    fakes, new_stats = fakes_of(params, batch_stats, batch)
+    fakes, features, new_stats = fakes_of(params, batch_stats, batch)
     stats = {**batch_stats, **new_stats}
     *fake_logits, _ = d_logits(params, stats, fakes, xt)[0]
     fake_s = fakes[:n]
     # L_GANG (DTN Sec. 3): G's fakes pushed towards D3, "real target".
     l_gan = (losses.ternary_g_loss(*fake_logits) if ternary
              else losses.binary_g_loss(fake_logits))
-    # L_CONST = d(f(x), f(G(x))) on source, with the frozen, pretrained f.
-    f_source = nets.frozen_f(params, batch_stats, xs)
+    # L_CONST = d(f(x), f(G(x))) on source, with the frozen, pretrained f
+    # (G = g o f has already computed f(x); the baseline's G used its own E).
+    f_source = (features[:n] if nets.uses_f
+                else nets.frozen_f(params, batch_stats, xs))
     l_const = losses.mse(f_source, nets.frozen_f(params, batch_stats, fake_s))
     # L_TID = d2(x, G(x)) on target.
     l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g

@@ -88,4 +88,3 @@ class ConvTranspose2x(nn.Module):
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,))
     return y
-
