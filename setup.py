@@ -21,5 +21,6 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['xdomain', 'xdomain.*']),
     python_requires='>=3.10',
     install_requires=_requirements(),
-    extras_require={'test': ['pytest>=8']},
+    # PyTorch only for benchmarks/jax_vs_torch.py (never imported by xdomain).
+    extras_require={'test': ['pytest>=8'], 'bench': ['torch==2.13.0']},
 )

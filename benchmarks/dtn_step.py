@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 
 from absl import app
@@ -23,16 +22,13 @@ from absl import flags
 from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from xdomain import platform_defaults
+platform_defaults.apply()  # as `python -m xdomain.main` runs
 import jax
-import ml_collections
-import numpy as np
 
-from xdomain import checkpoints
-from xdomain import config_lib
-from xdomain import methods
-from xdomain import steps
-from xdomain.models import classifiers
+import dtn_bench
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/dtn_synth_mnist.py')
 _BATCH = flags.DEFINE_integer('batch', 128, 'Global batch (source and target '
@@ -42,49 +38,11 @@ _OUT = flags.DEFINE_string('out', '', 'JSON output path (default: '
                            'benchmarks/results/dtn_step_<platform>.json).')
 
 
-def _random_classifier(path: str) -> str:
-  model_config = config_lib.classifier_model()
-  model = classifiers.classifier_from_config(model_config)
-  variables = model.init(jax.random.key(0), np.zeros((1, 32, 32, 3)))
-  return checkpoints.save_classifier(path, variables, model_config, {})
-
-
-def _ensure_exports(config: ml_collections.ConfigDict, tmp: str) -> None:
-  with config.unlocked():
-    if not os.path.isdir(config.model.f_checkpoint):
-      config.model.f_checkpoint = _random_classifier(os.path.join(tmp, 'f'))
-    if not os.path.isdir(config.eval.evaluator_checkpoint):
-      config.eval.evaluator_checkpoint = _random_classifier(
-          os.path.join(tmp, 'evaluator'))
-
-
 def main(argv):
   del argv
   config = _CONFIG.value
   num_devices = jax.local_device_count()
-  if _BATCH.value % num_devices:
-    raise app.UsageError(f'--batch={_BATCH.value} does not split over '
-                         f'{num_devices} devices')
-  per_device = _BATCH.value // num_devices
-  with config.unlocked():
-    config.per_device_batch_size = per_device
-  with tempfile.TemporaryDirectory() as tmp:
-    _ensure_exports(config, tmp)
-    method = methods.build(config, tmp)
-  rng = np.random.default_rng(0)
-
-  def images():
-    return rng.uniform(-1, 1, (num_devices, per_device, 32, 32, 3)).astype(
-        np.float32)
-
-  batch = {d: {'image': images(),
-               'label': np.zeros((num_devices, per_device), np.int32)}
-           for d in ('source', 'target')}
-  state = steps.init_state(method, jax.random.key(0),
-                           jax.tree.map(lambda x: x[0], batch))
-  state = steps.replicate(state)
-  # Fed as host arrays [devices, per_device, ...], as the training loop does.
-  train_step = steps.make_train_step(method, seed=0)
+  train_step, state, batch = dtn_bench.build(config, _BATCH.value)
 
   start = time.perf_counter()
   state, metrics = train_step(state, batch)

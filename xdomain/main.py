@@ -13,6 +13,8 @@ import sys
 
 # Quieter TensorFlow; it is only used by the input pipeline.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from xdomain import platform_defaults  # pylint: disable=g-import-not-at-top
+platform_defaults.apply()  # XLA settings, before JAX starts
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

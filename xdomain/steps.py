@@ -2,7 +2,9 @@
 
 `make_train_step(method, seed)` returns a pmapped, pure
 `(state, batch) -> (state, metrics)` that runs every group of the method's
-schedule in order (e.g. D then G) inside one XLA computation. Gradients and
+schedule in order (e.g. D then G) inside one XLA computation. A method's
+shared forward pass (DTN: G(x)) runs once and serves every group; gradients
+reach its networks through its VJP. Gradients and
 metrics are averaged over the device axis `AXIS`; batch norm layers built
 with `bn_axis_name=AXIS` average their statistics over the same axis, so the
 result does not depend on the number of devices.
@@ -63,20 +65,51 @@ def step_rng(seed: int, step: jax.Array, purpose: int) -> jax.Array:
   return jax.random.fold_in(key, jax.lax.axis_index(AXIS))
 
 
+def _shared_forward(shared: base.SharedForward, params, batch_stats, batch,
+                    rng):
+  """Runs the method's shared forward pass once; returns its outputs, the
+  VJP back to its networks' params, and its batch-stats updates."""
+  own = {n: params[n] for n in shared.networks}
+
+  def forward(own_params):
+    return shared.fn({**params, **own_params}, batch_stats, batch, rng)
+
+  outputs, pullback, aux = jax.vjp(forward, own, has_aux=True)
+  return outputs, pullback, aux.get('batch_stats', {})
+
+
 def _group_update(group: base.UpdateGroup, params, batch_stats, opt_state,
-                  batch, rng):
+                  batch, rng, shared=None):
+  """One optimizer update of `group`. `shared` is None or (the shared
+  forward's networks, its outputs, its VJP)."""
   own = {n: params[n] for n in group.networks}
+  shared_networks, outputs, pullback = shared or ((), None, None)
+  extra = () if shared is None else (outputs,)
 
-  def loss_of_own(own_params):
-    return group.loss_fn({**params, **own_params}, batch_stats, batch, rng)
+  def loss_of(own_params, *extra_args):
+    return group.loss_fn({**params, **own_params}, batch_stats, batch, rng,
+                         *extra_args)
 
-  (loss, aux), grads = jax.value_and_grad(loss_of_own, has_aux=True)(own)
+  if set(group.networks) & set(shared_networks):
+    # Total derivative: directly, plus through the saved shared forward.
+    (loss, aux), (grads, output_grads) = jax.value_and_grad(
+        loss_of, argnums=(0, 1), has_aux=True)(own, outputs)
+    (via_shared,) = pullback(output_grads)
+    grads = {n: jax.tree.map(jnp.add, g, via_shared[n]) if n in via_shared
+             else g for n, g in grads.items()}
+  else:  # The shared outputs are constants for this group.
+    (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        own, *extra)
   grads = jax.lax.pmean(grads, AXIS)
   updates, opt_state = group.optimizer.update(grads, opt_state, own)
   own = optax.apply_updates(own, updates)
   metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
              **aux.get('metrics', {})}
   return own, aux.get('batch_stats', {}), opt_state, metrics
+
+
+# Randomness purposes of the shared forward pass (after the groups').
+_SHARED_PURPOSE = 1000
 
 
 def make_train_step(method: base.Method, seed: int, donate: bool = True):
@@ -86,12 +119,24 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
     params, batch_stats = state['params'], state['batch_stats']
     opt = dict(state['opt'])
     metrics = {}
+    shared, stale = None, True
     for position, name in enumerate(method.schedule):
+      group = method.groups[name]
+      if method.shared is not None and stale:
+        # Computed once, and again only after a group changed its networks.
+        rng = step_rng(seed, state['step'], _SHARED_PURPOSE + position)
+        outputs, pullback, new_stats = _shared_forward(
+            method.shared, params, batch_stats, batch, rng)
+        batch_stats = {**batch_stats, **new_stats}
+        shared, stale = (method.shared.networks, outputs, pullback), False
       rng = step_rng(seed, state['step'], position)
       own, new_stats, opt[name], group_metrics = _group_update(
-          method.groups[name], params, batch_stats, opt[name], batch, rng)
+          group, params, batch_stats, opt[name], batch, rng, shared)
       params = {**params, **own}
       batch_stats = {**batch_stats, **new_stats}
+      if method.shared is not None and (
+          set(group.networks) & set(method.shared.networks)):
+        stale = True
       metrics.update({f'{name}/{k}': v for k, v in group_metrics.items()})
     metrics = jax.lax.pmean(metrics, AXIS)
     new_state = {'step': state['step'] + 1, 'params': params,

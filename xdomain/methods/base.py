@@ -14,6 +14,13 @@ where `params` / `batch_stats` are dicts keyed by network name (all networks,
 frozen ones included), `batch` is one device's `{'source': ..., 'target': ...}`
 and `aux = {'batch_stats': {net: new_stats}, 'metrics': {name: scalar}}`.
 Gradients are taken only with respect to the group's own networks.
+
+A method may also declare a `SharedForward`: a forward pass (e.g. DTN's
+G(x)) computed once per iteration and handed to every group's loss as a
+fifth argument, `loss_fn(params, batch_stats, batch, rng, shared)`, instead
+of each group recomputing it. A group that updates one of its networks gets
+those gradients through the saved forward pass (its VJP); the loop
+recomputes the pass only after such a group has changed its networks.
 """
 
 import dataclasses
@@ -35,6 +42,19 @@ class UpdateGroup:
 
 
 @dataclasses.dataclass(frozen=True)
+class SharedForward:
+  """A forward pass shared by the update groups of one iteration.
+
+  Attributes:
+    networks: the networks it is differentiated through (e.g. ('g',)).
+    fn: (params, batch_stats, batch, rng) -> (outputs, aux), `outputs` any
+      pytree of arrays, `aux = {'batch_stats': {net: new_stats}}`.
+  """
+  networks: Tuple[str, ...]
+  fn: Callable[..., Tuple[Any, Dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
 class Method:
   """Everything the loop needs to train and evaluate one method.
 
@@ -48,6 +68,8 @@ class Method:
     export: (variables, eval_metrics) -> None, run once after training.
     best_metric: the eval metric (higher is better) whose best checkpoint is
       kept in addition to the latest.
+    shared: an optional forward pass computed once and passed to every
+      group's loss function (see the module docstring).
   """
   init_variables: Callable[[Any, Mapping[str, Any]], Variables]
   groups: Mapping[str, UpdateGroup]
@@ -55,6 +77,7 @@ class Method:
   evaluate: Callable[[Variables, int], Dict[str, float]]
   export: Optional[Callable[[Variables, Dict[str, float]], None]] = None
   best_metric: Optional[str] = None
+  shared: Optional[SharedForward] = None
 
   def __post_init__(self):
     unknown = [g for g in self.schedule if g not in self.groups]

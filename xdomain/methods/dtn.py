@@ -138,14 +138,18 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     params[DISCRIMINATOR], stats[DISCRIMINATOR] = v['params'], v['batch_stats']
     return {'params': params, 'batch_stats': stats}
 
-  # One G call on [source; target] and one D call on [G(source); G(target);
-  # real target]: batch norm then normalises each network's input as one
-  # batch, the same mix its running averages (used by `translate`) see, and
-  # D cannot tell real from fake by per-batch statistics alone.
-  def fakes_of(params, batch_stats, batch):
+  # G runs once per iteration on [source; target] (the method's shared
+  # forward pass: the D and g updates both use it; g's gradients flow back
+  # through its VJP), D once per update on [G(source); G(target); real
+  # target]: batch norm then normalises each network's input as one batch,
+  # the same mix its running averages (used by `translate`) see, and D cannot
+  # tell real from fake by per-batch statistics alone.
+  def generate_batch(params, batch_stats, batch, rng):
+    del rng
     xs, xt = batch['source']['image'], batch['target']['image']
     x = jnp.concatenate([xs, xt]) if weights.target_through_g else xs
-    return nets.generate(params, batch_stats, x, train=True)  # fakes, h, stats
+    fakes, features, stats = nets.generate(params, batch_stats, x, train=True)
+    return {'fakes': fakes, 'features': features}, {'batch_stats': stats}
 
   def d_logits(params, batch_stats, fakes, real):
     logits, stats = nets.discriminate(params, batch_stats,
@@ -154,11 +158,10 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     parts = jnp.split(logits[:-n], fakes.shape[0] // n) + [logits[-n:]]
     return parts, stats  # [G(source), (G(target)), real target]
 
-  def disc_loss(params, batch_stats, batch, rng):
+  def disc_loss(params, batch_stats, batch, rng, shared):
     del rng
-    fakes, _, _ = fakes_of(params, batch_stats, batch)
     (*fake_logits, real_logits), stats = d_logits(
-        params, batch_stats, jax.lax.stop_gradient(fakes),
+        params, batch_stats, jax.lax.stop_gradient(shared['fakes']),
         batch['target']['image'])
     if ternary:  # L_D, DTN Sec. 3
       loss = losses.ternary_d_loss(*fake_logits, real_logits)
@@ -173,13 +176,13 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return loss, {'batch_stats': {DISCRIMINATOR: stats},
                   'metrics': metrics}
 
-  def gen_loss(params, batch_stats, batch, rng):
+  def gen_loss(params, batch_stats, batch, rng, shared):
     del rng
     xs, xt = batch['source']['image'], batch['target']['image']
     n = xs.shape[0]
-    fakes, features, new_stats = fakes_of(params, batch_stats, batch)
-    stats = {**batch_stats, **new_stats}
-    *fake_logits, _ = d_logits(params, stats, fakes, xt)[0]
+    fakes, features = shared['fakes'], shared['features']
+    # D's batch-stats update from this pass is dropped (only L_D's is kept).
+    *fake_logits, _ = d_logits(params, batch_stats, fakes, xt)[0]
     fake_s = fakes[:n]
     # L_GANG (DTN Sec. 3): G's fakes pushed towards D3, "real target".
     l_gan = (losses.ternary_g_loss(*fake_logits) if ternary
@@ -196,8 +199,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3).
     loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
             weights.beta * l_tid + weights.gamma * l_tv)
-    return loss, {'batch_stats': new_stats,  # g's (and the baseline's E's)
-                  'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
+    return loss, {'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
                               'L_TID': l_tid, 'L_TV': l_tv}}
 
   # --- Evaluation -----------------------------------------------------------
@@ -244,9 +246,12 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
           optimizer=optim.make_optimizer(config.optim.gen,
                                          config.num_train_steps)),
   }
+  generator_networks = groups['gen'].networks  # g (and the baseline's E)
   return base.Method(init_variables=init_variables, groups=groups,
                      schedule=tuple(config.schedule), evaluate=evaluate,
-                     best_metric='translated_accuracy')
+                     best_metric='translated_accuracy',
+                     shared=base.SharedForward(networks=generator_networks,
+                                               fn=generate_batch))
 
 
 def _save_sample_grid(translate_fn, config, directory: str, step: int) -> None:
