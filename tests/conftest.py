@@ -67,3 +67,17 @@ def apply_overrides(config, overrides):
       target = target[p]
     target[leaf] = value
   return config
+
+
+@pytest.fixture(scope='session')
+def tiny_classifiers(data_dir, tmp_path_factory):
+  """A tiny f (on synth_digits/tiny) and a tiny uci_digits evaluator:
+  their export paths."""
+  from xdomain import train  # pylint: disable=g-import-not-at-top
+  from test_configs import load  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('classifiers')
+  train.train_and_evaluate(tiny_classifier_config(data_dir), str(root / 'f'))
+  evaluator = load(os.path.join(REPO, 'configs', 'classifier_uci.py'), 'tiny')
+  evaluator.data.data_dir = data_dir
+  train.train_and_evaluate(evaluator, str(root / 'evaluator'))
+  return str(root / 'f' / 'classifier'), str(root / 'evaluator' / 'classifier')

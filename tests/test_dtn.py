@@ -84,17 +84,6 @@ def test_generator_and_discriminator_shapes():
   assert d.apply(d.init(jax.random.key(0), x), x).shape == (2, 3)
 
 
-@pytest.fixture(scope='module')
-def tiny_classifiers(data_dir, tmp_path_factory):
-  """A tiny f (on synth_digits/tiny) and a tiny uci_digits evaluator."""
-  root = tmp_path_factory.mktemp('classifiers')
-  train.train_and_evaluate(tiny_classifier_config(data_dir), str(root / 'f'))
-  evaluator = load(os.path.join(REPO, 'configs', 'classifier_uci.py'), 'tiny')
-  evaluator.data.data_dir = data_dir
-  train.train_and_evaluate(evaluator, str(root / 'evaluator'))
-  return str(root / 'f' / 'classifier'), str(root / 'evaluator' / 'classifier')
-
-
 def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
   config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'tiny')
   config.data.data_dir = data_dir

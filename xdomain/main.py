@@ -22,6 +22,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from xdomain import config_lib
+from xdomain import distributed
 from xdomain import errors
 from xdomain.data import datasets
 
@@ -31,6 +32,16 @@ config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file, e.g. configs/pretrain_f_synth.py '
     '(optionally with :ARG for a variant, e.g. :tiny).', lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
+# Multi-host runs (see xdomain/distributed.py); unset on one host, and on
+# Cloud TPU pods / Slurm / Open MPI, where JAX finds them itself.
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', '', 'HOST:PORT of process 0 for a multi-process '
+    'run (default: $JAX_COORDINATOR_ADDRESS).')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', 0, 'Processes in the run (default: $JAX_NUM_PROCESSES).')
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', -1, 'This process, 0..num_processes-1 (default: '
+    '$JAX_PROCESS_ID).')
 
 
 def _quiet_orbax_info(record) -> bool:
@@ -81,6 +92,8 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_quiet_orbax_info)
   try:
+    distributed.initialize(distributed.process_group(
+        _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
     metrics = run(flags.FLAGS.config, _WORKDIR.value)
   except errors.XdomainError as e:
     sys.exit(f'error: {type(e).__name__}: {e}')

@@ -58,6 +58,15 @@ def replicate(tree: Any) -> Any:
   return jax.tree.map(put, tree)
 
 
+def to_host(tree: Any) -> Any:
+  """One device's copy of a replicated tree as numpy arrays: what the host
+  logs, evaluates and checkpoints (works in multi-process runs, where the
+  pmapped step's outputs are not fully addressable)."""
+  def first(x):
+    return np.asarray(x.addressable_data(0)).reshape(x.shape[1:])
+  return jax.tree.map(first, tree)
+
+
 def step_rng(seed: int, step: jax.Array, purpose: int) -> jax.Array:
   """Randomness of one step: fold_in(key(seed), step), then purpose, device."""
   key = jax.random.fold_in(jax.random.key(seed), step)

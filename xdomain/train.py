@@ -13,7 +13,6 @@ from typing import Any, Dict
 
 from absl import logging
 from clu import metric_writers
-import flax
 import jax
 import ml_collections
 import numpy as np
@@ -117,8 +116,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     is_checkpoint = step % config.checkpoint_every_steps == 0 or is_last
     is_eval = step % config.eval_every_steps == 0 or is_last
     if is_log or is_checkpoint or is_eval:  # never save a state not seen finite
-      scalars = {k: float(v) for k, v in
-                 flax.jax_utils.unreplicate(metrics).items()}
+      scalars = {k: float(v) for k, v in steps.to_host(metrics).items()}
       _check_finite(scalars, step, checkpointer.directory)
     if is_log:
       now = time.time()
@@ -129,7 +127,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       writer.write_scalars(step, scalars)
       t_log, step_log = now, step
     if is_checkpoint or is_eval:
-      host_state = flax.jax_utils.unreplicate(replicated)  # one copy for both
+      host_state = steps.to_host(replicated)  # one copy for both
     if is_checkpoint:
       checkpointer.save(step, host_state)
     if is_eval:

@@ -97,8 +97,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return metrics
 
   def export(variables, eval_metrics):
-    if jax.process_index() != 0:
-      return
+    # Every process calls Orbax (it synchronises them); process 0 writes.
     source = config.data.source
     checkpoints.save_classifier(
         export_path(config, workdir), net_variables(variables), config.model,

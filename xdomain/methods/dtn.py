@@ -230,9 +230,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
         per_device_batch=per_device,
         labelled_limit=config.eval.knn_labelled_examples,
         query_limit=config.eval.limit or None)
-    if jax.process_index() == 0:
-      _save_sample_grid(lambda b: p_translate(rep_vars, b), config,
-                        workdir_samples, step)
+    # Every process translates (pmap spans all of them); process 0 writes.
+    _save_sample_grid(lambda b: p_translate(rep_vars, b), config,
+                      workdir_samples, step, write=jax.process_index() == 0)
     return metrics
 
   groups = {
@@ -254,7 +254,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                                                fn=generate_batch))
 
 
-def _save_sample_grid(translate_fn, config, directory: str, step: int) -> None:
+def _save_sample_grid(translate_fn, config, directory: str, step: int,
+                      write: bool = True) -> None:
   """A fixed grid: rows of source test images above their translations."""
   rows, cols = config.eval.grid_rows, config.eval.grid_cols
   n = rows * cols
@@ -265,6 +266,8 @@ def _save_sample_grid(translate_fn, config, directory: str, step: int) -> None:
       num_devices=num_devices, per_device_batch=per_device, limit=n))
   translated = np.asarray(translate_fn(batch['image'])).reshape(
       (-1, 32, 32, 3))[:n]
+  if not write:
+    return
   source = batch['image'].reshape((-1, 32, 32, 3))[:n]
   pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
                     translated.reshape(rows, cols, 32, 32, 3)], axis=1)
