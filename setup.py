@@ -21,6 +21,13 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['xdomain', 'xdomain.*']),
     python_requires='>=3.10',
     install_requires=_requirements(),
-    # PyTorch only for benchmarks/jax_vs_torch.py (never imported by xdomain).
-    extras_require={'test': ['pytest>=8'], 'bench': ['torch==2.13.0']},
+    extras_require={
+        'test': ['pytest>=8'],
+        # PyTorch only for benchmarks/jax_vs_torch.py (never imported by
+        # xdomain).
+        'bench': ['torch==2.13.0'],
+        # Accelerator builds of the pinned jax (launch/gpu.sh, tpu_pod.sh).
+        'gpu': ['jax[cuda12]==0.10.2'],
+        'tpu': ['jax[tpu]==0.10.2'],
+    },
 )

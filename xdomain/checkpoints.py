@@ -23,6 +23,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from xdomain import errors
+from xdomain import files
 from xdomain.models import classifiers
 
 
@@ -33,7 +34,7 @@ class TrainCheckpointer:
   """Saves and restores the full training state of one run."""
 
   def __init__(self, workdir: str, max_to_keep: int = 3):
-    self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    self.directory = os.path.join(files.absolute(workdir), 'checkpoints')
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
@@ -95,7 +96,7 @@ def save_classifier(path: str, variables: Dict[str, Any],
                     model_config: ml_collections.ConfigDict,
                     metadata: Dict[str, Any]) -> str:
   """Writes an exported classifier; returns its absolute path."""
-  path = os.path.abspath(os.path.expanduser(path))
+  path = files.absolute(path)
   meta = {'model': model_config.to_dict(), **metadata}
   json.dumps(meta)  # fail here, not inside Orbax, on non-JSON metadata
   checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
@@ -113,8 +114,8 @@ def save_classifier(path: str, variables: Dict[str, Any],
 def load_classifier(
     path: str) -> Tuple[classifiers.DigitClassifier, Dict[str, Any], Dict]:
   """Returns (module, variables, metadata) of an exported classifier."""
-  path = os.path.abspath(os.path.expanduser(path))
-  if not os.path.isdir(path):
+  path = files.absolute(path)
+  if not files.isdir(path):
     raise CheckpointError(
         f'No classifier checkpoint at {path}. Train one first, e.g. '
         'python -m xdomain.main --config=configs/pretrain_f_synth.py '

@@ -1,7 +1,11 @@
 """Image grids as PNG (sample sheets in docs/ and evaluation outputs)."""
 
+import io
+
 import numpy as np
 from PIL import Image
+
+from xdomain import files
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -33,4 +37,6 @@ def grid(images: np.ndarray, rows: int, cols: int, scale: int = 1,
 def save_png(path: str, sheet: np.ndarray) -> None:
   if sheet.shape[-1] == 1:
     sheet = sheet[..., 0]
-  Image.fromarray(sheet).save(path)
+  buffer = io.BytesIO()
+  Image.fromarray(sheet).save(buffer, format='PNG')
+  files.write_bytes(path, buffer.getvalue())

@@ -20,6 +20,7 @@ import numpy as np
 from xdomain import checkpoints
 from xdomain import config_lib
 from xdomain import errors
+from xdomain import files
 from xdomain import methods
 from xdomain import steps
 from xdomain.data import datasets
@@ -30,10 +31,7 @@ NonFiniteLossError = errors.NonFiniteLossError
 
 
 def write_json(path: str, payload: Dict[str, Any]) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(payload, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  files.write_text(path, json.dumps(payload, indent=2, sort_keys=True))
 
 
 def _check_finite(metrics: Dict[str, float], step: int,
@@ -51,8 +49,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """Trains `config.method`, evaluates, exports; returns final eval metrics."""
   # --- Config and workdir -------------------------------------------------
   config_lib.validate(config)
-  workdir = os.path.abspath(workdir)
-  os.makedirs(workdir, exist_ok=True)
+  workdir = files.absolute(workdir)  # a local path or a gs:// URL
+  files.makedirs(workdir)
   is_main = jax.process_index() == 0
   if is_main:
     write_json(os.path.join(workdir, 'config.json'), config.to_dict())

@@ -28,6 +28,7 @@ import numpy as np
 from xdomain import checkpoints
 from xdomain import errors
 from xdomain import evaluation
+from xdomain import files
 from xdomain import images as image_lib
 from xdomain import losses
 from xdomain import optim
@@ -273,6 +274,6 @@ def _save_sample_grid(translate_fn, config, directory: str, step: int,
                     translated.reshape(rows, cols, 32, 32, 3)], axis=1)
   sheet = image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
                          scale=2, pad=1)
-  os.makedirs(directory, exist_ok=True)
+  files.makedirs(directory)
   image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
   image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)
