@@ -26,6 +26,7 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
@@ -202,6 +203,7 @@ def _device() -> str:
 def main(argv):
   del argv
   if _WORKER.value:
+    logging.set_verbosity(logging.WARNING)  # no per-checkpoint-load chatter
     worker = _jax_worker if _WORKER.value == 'jax' else _torch_worker
     return worker(_THREADS.value, _WARMUP.value, _BATCH.value)
   if _ROUNDS.value < 3:
