@@ -27,11 +27,12 @@ def domain(name: str = '', train_split: str = 'train',
 def optimizer(name: str = 'adam', learning_rate: float = 1e-3,
               schedule: str = 'constant', warmup_steps: int = 0,
               b1: float = 0.9, b2: float = 0.999, weight_decay: float = 0.0,
-              grad_clip_norm: float = 0.0) -> ml_collections.ConfigDict:
+              grad_clip_norm: float = 0.0,
+              weight_clip: float = 0.0) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       name=name, learning_rate=learning_rate, schedule=schedule,
       warmup_steps=warmup_steps, b1=b1, b2=b2, weight_decay=weight_decay,
-      grad_clip_norm=grad_clip_norm))
+      grad_clip_norm=grad_clip_norm, weight_clip=weight_clip))
 
 
 def classifier_model(variant: str = 'maxpool',
@@ -182,3 +183,68 @@ def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.eval.grid_rows = 2
   config.eval.grid_cols = 4
   return config
+
+
+def sigan_config(source: ml_collections.ConfigDict,
+                 target: ml_collections.ConfigDict, f_checkpoint: str,
+                 evaluator_checkpoint: str) -> ml_collections.ConfigDict:
+  """SIGAN's defaults (Mao et al. 2018, Sec. 6.1.1), shared by its configs.
+
+  L_adv = gan_weight L_WGAN + alpha L_Attention + beta L_MSE + gamma L_TV
+  with alpha = 0.01, beta = 1, gamma = 1e-4 (TV exponent B = 1); the
+  classification update (L_LabelConst, weight label_weight) every
+  cls_every = t = 20 iterations; batch 200; RMSprop for every network; the
+  critic's Lipschitz constraint by weight clipping (0.01, as WGAN) unless
+  loss.gp_weight > 0 (then set optim.critic.weight_clip=0).
+  """
+  config = base_config()
+  config.method = 'sigan'
+  config.data.source = source
+  config.data.target = target
+
+  config.model = ml_collections.ConfigDict()
+  config.model.f_checkpoint = f_checkpoint  # E and F, pretrained on source
+  config.model.train_f_head = False  # paper text: F fixed after pretraining
+  config.model.g = ml_collections.ConfigDict(
+      dict(channels=1, widths=(512, 256, 128)))
+  config.model.d = ml_collections.ConfigDict(dict(widths=(128, 256, 512)))
+
+  config.loss = ml_collections.ConfigDict(dict(
+      gan_weight=1.0, alpha=0.01, beta=1.0, gamma=1e-4, tv_exponent=1.0,
+      label_weight=1.0, cls_every=20, attention_normalize=False,
+      gp_weight=0.0))
+
+  config.optim.critic = optimizer('rmsprop', 5e-5, weight_clip=0.01)
+  config.optim.adv = optimizer('rmsprop', 5e-5)
+  config.optim.cls = optimizer('rmsprop', 5e-5)
+  config.schedule = ('critic', 'adv', 'cls')
+
+  config.per_device_batch_size = 200
+  set_run_length(config, 20_000, log_every=100, eval_every=2000,
+                 checkpoint_every=1000)
+  config.eval.evaluator_checkpoint = evaluator_checkpoint
+  config.eval.grid_rows = 4
+  config.eval.grid_cols = 10
+  return config
+
+
+def sigan_variant(config: ml_collections.ConfigDict,
+                  variant: str) -> ml_collections.ConfigDict:
+  """Applies a SIGAN config's variant: '' (as is) or 'tiny' (tests)."""
+  if variant == 'tiny':
+    config.data.source = domain('synth_digits/tiny', 'train', 'test')
+    config.data.target = domain('uci_digits', 'train', 'test')
+    config.model.g.widths = (32, 16, 8)
+    config.model.d.widths = (8, 16, 32)
+    config.per_device_batch_size = 8
+    config.loss.cls_every = 2
+    set_run_length(config, 3, log_every=1, eval_every=3, checkpoint_every=3)
+    config.eval.per_device_batch_size = 64
+    config.eval.limit = 64
+    config.eval.grid_rows = 2
+    config.eval.grid_cols = 4
+    return config
+  if variant:
+    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
+  return config
+

@@ -4,12 +4,15 @@
 that a classifier labels correctly, each example counted exactly once.
 """
 
+import os
 from typing import Callable, Dict, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from xdomain import files
+from xdomain import images as image_lib
 from xdomain.data import pipeline
 
 Predict = Callable[[Dict, jax.Array], jax.Array]  # (variables, images) -> logits
@@ -96,3 +99,31 @@ def knn_accuracy(translate_fn, data_config, labelled, queries, k: int,
   if total == 0:
     raise ValueError(f'k-NN query split {queries} is empty.')
   return correct / total
+
+
+def save_translation_grid(translate_fn, config, directory: str, step: int,
+                          write: bool = True) -> None:
+  """A fixed grid of source test images (`eval.grid_rows` x `grid_cols`),
+  each row above its translations by `translate_fn` (one device-sharded
+  batch -> images), saved as step_N.png and latest.png in `directory`.
+  Every process must call it (the translation may span all of them); only
+  `write` processes save."""
+  rows, cols = config.eval.grid_rows, config.eval.grid_cols
+  n = rows * cols
+  num_devices = jax.local_device_count()
+  per_device = -(-n // num_devices)
+  batch = next(pipeline.eval_iterator(
+      config.data, config.data.source.name, config.data.source.test_split,
+      num_devices=num_devices, per_device_batch=per_device, limit=n))
+  translated = np.asarray(translate_fn(batch['image'])).reshape(
+      (-1, 32, 32, 3))[:n]
+  if not write:
+    return
+  source = batch['image'].reshape((-1, 32, 32, 3))[:n]
+  pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
+                    translated.reshape(rows, cols, 32, 32, 3)], axis=1)
+  sheet = image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
+                         scale=2, pad=1)
+  files.makedirs(directory)
+  image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
+  image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)

@@ -69,3 +69,55 @@ def total_variation(images: jax.Array, exponent: float = 1.0) -> jax.Array:
   if exponent != 2.0:
     per_pixel = jnp.power(per_pixel + 1e-12, exponent / 2.0)
   return jnp.mean(jnp.sum(per_pixel, axis=(1, 2, 3)))
+
+
+# --- SIGAN (Mao et al. 2018) -------------------------------------------------
+
+def attention_map(features: jax.Array, normalize: bool = False) -> jax.Array:
+  """Activation attention map P(T) = sum_c |T_c| (eq. 8): [B, H, W, C] ->
+  [B, H, W]. With `normalize`, each map is divided by its L2 norm (as in
+  attention transfer, Zagoruyko & Komodakis 2017)."""
+  maps = jnp.sum(jnp.abs(features), axis=-1)
+  if normalize:
+    norm = jnp.sqrt(jnp.sum(jnp.square(maps), axis=(1, 2), keepdims=True))
+    maps = maps / (norm + 1e-8)
+  return maps
+
+
+def attention_loss(encoder_maps, generator_maps,
+                   normalize: bool = False) -> jax.Array:
+  """L_Attention = sum over scales of d2(P(G^l), P(E^{L-l})) (eqs. 9-10),
+  d2 = MSE; `encoder_maps` / `generator_maps`: feature maps paired by
+  scale (e.g. E's and G's 8x8 maps, then their 4x4 maps)."""
+  total = jnp.zeros(())
+  for e, g in zip(encoder_maps, generator_maps):
+    if e.shape[1:3] != g.shape[1:3]:
+      raise ValueError(f'attention maps paired across scales: encoder '
+                       f'{e.shape} vs generator {g.shape}')
+    total = total + mse(attention_map(e, normalize),
+                        attention_map(g, normalize))
+  return total
+
+
+def wgan_critic_loss(real_scores: jax.Array,
+                     fake_scores: jax.Array) -> jax.Array:
+  """The critic maximises E_t[D(x_t)] - E_s[D(G(E(x_s)))] (eq. 11); this is
+  its negative, to minimise."""
+  return jnp.mean(fake_scores) - jnp.mean(real_scores)
+
+
+def wgan_generator_loss(fake_scores: jax.Array) -> jax.Array:
+  """E and G minimise eq. 11, i.e. -E_s[D(G(E(x_s)))]."""
+  return -jnp.mean(fake_scores)
+
+
+def gradient_penalty(critic, real: jax.Array, fake: jax.Array,
+                     rng: jax.Array) -> jax.Array:
+  """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2] at
+  random interpolates x_hat of real and fake images; `critic` maps images
+  to scores [N] or [N, 1]."""
+  eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+  x_hat = eps * real + (1.0 - eps) * fake
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(x_hat)
+  norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=(1, 2, 3)) + 1e-12)
+  return jnp.mean(jnp.square(norms - 1.0))

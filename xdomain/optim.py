@@ -1,5 +1,7 @@
 """Optimizers from config: one optax transformation per update group."""
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -20,10 +22,28 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict,
       f"optim schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
 
 
+def clip_params(limit: float) -> optax.GradientTransformation:
+  """Weight clipping (WGAN, Arjovsky et al. 2017) as the last step of a
+  chain: turns the updates into ones that leave every parameter in
+  [-limit, limit] after `optax.apply_updates`."""
+
+  def update(updates, state, params=None):
+    if params is None:
+      raise ValueError('clip_params needs the params')
+    updates = jax.tree.map(
+        lambda p, u: jnp.clip(p + u, -limit, limit) - p, params, updates)
+    return updates, state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(),
+                                      update)
+
+
 def make_optimizer(cfg: ml_collections.ConfigDict,
                    num_train_steps: int) -> optax.GradientTransformation:
   """`cfg` fields: name, learning_rate, schedule, warmup_steps, b1, b2,
-  weight_decay, grad_clip_norm (0 = off)."""
+  weight_decay, grad_clip_norm (0 = off), and optionally weight_clip
+  (0 = off; > 0 clips every parameter to [-weight_clip, weight_clip] after
+  each update, WGAN's Lipschitz constraint)."""
   lr = learning_rate_schedule(cfg, num_train_steps)
   if cfg.name == 'adam':
     tx = optax.adam(lr, b1=cfg.b1, b2=cfg.b2)
@@ -38,4 +58,6 @@ def make_optimizer(cfg: ml_collections.ConfigDict,
         f'optim name must be one of {_NAMES}, got {cfg.name!r}')
   if cfg.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)
+  if cfg.get('weight_clip', 0.0):
+    tx = optax.chain(tx, clip_params(cfg.weight_clip))
   return tx

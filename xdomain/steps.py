@@ -121,6 +121,29 @@ def _group_update(group: base.UpdateGroup, params, batch_stats, opt_state,
 _SHARED_PURPOSE = 1000
 
 
+def _maybe_update(group: base.UpdateGroup, step, params, batch_stats,
+                  opt_state, batch, rng, shared):
+  """`_group_update`, or on iterations the group sits out (see
+  `UpdateGroup.every`) the unchanged params, stats and optimizer state with
+  zero metrics — one `lax.cond`, so the step still compiles once."""
+  def update(_):
+    own, new_stats, new_opt, metrics = _group_update(
+        group, params, batch_stats, opt_state, batch, rng, shared)
+    return own, new_stats, new_opt, {**metrics, 'updated': jnp.ones(())}
+
+  if group.every == 1:
+    return update(None)
+  shapes = jax.eval_shape(update, None)
+
+  def skip(_):
+    own = {n: params[n] for n in group.networks}
+    stats = {n: batch_stats[n] for n in shapes[1]}
+    metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes[3])
+    return own, stats, opt_state, metrics
+
+  return jax.lax.cond((step + 1) % group.every == 0, update, skip, None)
+
+
 def make_train_step(method: base.Method, seed: int, donate: bool = True):
   """The pmapped training iteration for `method`."""
 
@@ -129,24 +152,28 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
     opt = dict(state['opt'])
     metrics = {}
     shared, stale = None, True
+    shared_networks = set(method.shared.networks) if method.shared else set()
     for position, name in enumerate(method.schedule):
       group = method.groups[name]
-      if method.shared is not None and stale:
-        # Computed once, and again only after a group changed its networks.
-        rng = step_rng(seed, state['step'], _SHARED_PURPOSE + position)
-        outputs, pullback, new_stats = _shared_forward(
-            method.shared, params, batch_stats, batch, rng)
-        batch_stats = {**batch_stats, **new_stats}
-        shared, stale = (method.shared.networks, outputs, pullback), False
+      group_shared = None if method.shared is None else ((), None, None)
+      if method.shared is not None and group.uses_shared:
+        if stale:  # computed once, again only after its networks changed
+          rng = step_rng(seed, state['step'], _SHARED_PURPOSE + position)
+          outputs, pullback, new_stats = _shared_forward(
+              method.shared, params, batch_stats, batch, rng)
+          batch_stats = {**batch_stats, **new_stats}
+          shared, stale = (method.shared.networks, outputs, pullback), False
+        group_shared = shared
       rng = step_rng(seed, state['step'], position)
-      own, new_stats, opt[name], group_metrics = _group_update(
-          group, params, batch_stats, opt[name], batch, rng, shared)
+      own, new_stats, opt[name], group_metrics = _maybe_update(
+          group, state['step'], params, batch_stats, opt[name], batch, rng,
+          group_shared)
       params = {**params, **own}
       batch_stats = {**batch_stats, **new_stats}
-      if method.shared is not None and (
-          set(group.networks) & set(method.shared.networks)):
+      if set(group.networks) & shared_networks:
         stale = True
-      metrics.update({f'{name}/{k}': v for k, v in group_metrics.items()})
+      metrics.update({f'{name}/{k}': v for k, v in group_metrics.items()
+                      if k != 'updated' or group.every != 1})
     metrics = jax.lax.pmean(metrics, AXIS)
     new_state = {'step': state['step'] + 1, 'params': params,
                  'batch_stats': batch_stats, 'opt': opt}

@@ -8,12 +8,14 @@ from xdomain import errors
 from xdomain.methods import base
 from xdomain.methods import classifier
 from xdomain.methods import dtn
+from xdomain.methods import sigan
 
 Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
 
 REGISTRY: Dict[str, Builder] = {
     'classifier': classifier.build,
     'dtn': dtn.build,
+    'sigan': sigan.build,
 }
 
 

@@ -36,9 +36,23 @@ LossFn = Callable[..., Tuple[Any, Dict[str, Any]]]
 
 @dataclasses.dataclass(frozen=True)
 class UpdateGroup:
+  """One optimizer update of some networks.
+
+  Attributes:
+    networks: the networks whose params this group updates.
+    loss_fn: see the module docstring.
+    optimizer: one optax transformation over those networks' params.
+    every: the group updates on iterations every, 2 every, ... (1-based;
+      e.g. SIGAN's classification update every t = 20 iterations) and is
+      skipped, inside the same compiled step, on the others. 1 = always.
+    uses_shared: whether the loss reads the method's shared forward pass
+      (if not, it gets None and the pass is not recomputed for it).
+  """
   networks: Tuple[str, ...]
   loss_fn: LossFn
   optimizer: optax.GradientTransformation
+  every: int = 1
+  uses_shared: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

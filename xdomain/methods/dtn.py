@@ -23,17 +23,13 @@ from typing import Any, Dict
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from xdomain import checkpoints
 from xdomain import errors
 from xdomain import evaluation
-from xdomain import files
-from xdomain import images as image_lib
 from xdomain import losses
 from xdomain import optim
 from xdomain import steps
-from xdomain.data import pipeline
 from xdomain.methods import base
 from xdomain.models import classifiers
 from xdomain.models import gan
@@ -232,8 +228,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
         labelled_limit=config.eval.knn_labelled_examples,
         query_limit=config.eval.limit or None)
     # Every process translates (pmap spans all of them); process 0 writes.
-    _save_sample_grid(lambda b: p_translate(rep_vars, b), config,
-                      workdir_samples, step, write=jax.process_index() == 0)
+    evaluation.save_translation_grid(
+        lambda b: p_translate(rep_vars, b), config, workdir_samples, step,
+        write=jax.process_index() == 0)
     return metrics
 
   groups = {
@@ -253,27 +250,3 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                      best_metric='translated_accuracy',
                      shared=base.SharedForward(networks=generator_networks,
                                                fn=generate_batch))
-
-
-def _save_sample_grid(translate_fn, config, directory: str, step: int,
-                      write: bool = True) -> None:
-  """A fixed grid: rows of source test images above their translations."""
-  rows, cols = config.eval.grid_rows, config.eval.grid_cols
-  n = rows * cols
-  num_devices = jax.local_device_count()
-  per_device = -(-n // num_devices)
-  batch = next(pipeline.eval_iterator(
-      config.data, config.data.source.name, config.data.source.test_split,
-      num_devices=num_devices, per_device_batch=per_device, limit=n))
-  translated = np.asarray(translate_fn(batch['image'])).reshape(
-      (-1, 32, 32, 3))[:n]
-  if not write:
-    return
-  source = batch['image'].reshape((-1, 32, 32, 3))[:n]
-  pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
-                    translated.reshape(rows, cols, 32, 32, 3)], axis=1)
-  sheet = image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
-                         scale=2, pad=1)
-  files.makedirs(directory)
-  image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
-  image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)

@@ -26,7 +26,9 @@ def _batch_norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
 
 
 class Generator(nn.Module):
-  """g: [B, D] features -> [B, 32, 32, channels] in [-1, 1]."""
+  """g: [B, D] features -> [B, 32, 32, channels] in [-1, 1]. Block outputs
+  (after BN + ReLU) at 4x4, 8x8, 16x16 are sown into 'intermediates' as
+  block0..block2."""
   channels: int = 1
   widths: Sequence[int] = (512, 256, 128)
   bn_axis_name: Optional[str] = None
@@ -37,9 +39,11 @@ class Generator(nn.Module):
     h = nn.Dense(4 * 4 * self.widths[0], use_bias=False)(z)
     h = h.reshape(z.shape[0], 4, 4, self.widths[0])
     h = nn.relu(_batch_norm(train, self.bn_axis_name)(h))
-    for width in self.widths[1:]:
+    self.sow('intermediates', 'block0', h)  # 4x4 (SIGAN's attention maps)
+    for i, width in enumerate(self.widths[1:], start=1):
       h = layers.ConvTranspose2x(width, use_bias=False)(h)
       h = nn.relu(_batch_norm(train, self.bn_axis_name)(h))
+      self.sow('intermediates', f'block{i}', h)  # 8x8, 16x16
     return jnp.tanh(layers.ConvTranspose2x(self.channels)(h))
 
 

@@ -1,0 +1,29 @@
+r"""SIGAN, SVHN -> MNIST: the paper's setup (Mao et al. 2018, Sec. 6).
+
+  python -m xdomain.main --config=configs/sigan_digits.py --workdir=runs/sigan_digits \
+      --config.data.manual_dir=/path/with/svhn_and_mnist_files
+
+E and F are the classifier pretrained on labelled SVHN (configs/
+pretrain_f_svhn.py -> runs/f_svhn/classifier; Algorithm 1, line 1); the
+MNIST evaluator (configs/classifier_mnist.py -> runs/eval_mnist) scores
+G(E(SVHN test)) (DTN's protocol). As in SIGAN Table 1, both training splits
+are used and the adapted F o E is scored on MNIST test
+(`adaptation_accuracy`; the paper reports 83.41 %). SVHN cannot be
+downloaded here: its .mat files must be in data.manual_dir
+(configs/sigan_synth_mnist.py is the offline stand-in). Ablations (Table 1):
+  --config.loss.gamma=0          without L_TV
+  --config.loss.alpha=0          without L_Attention
+  --config.loss.label_weight=0   without L_LabelConst
+  --config.loss.gan_weight=0     without L_GAN
+"""
+
+from xdomain import config_lib
+
+
+def get_config(variant: str = ''):
+  config = config_lib.sigan_config(
+      source=config_lib.domain('svhn_cropped', 'train', 'test'),
+      target=config_lib.domain('mnist', 'train', 'test'),
+      f_checkpoint='runs/f_svhn/classifier',
+      evaluator_checkpoint='runs/eval_mnist/classifier')
+  return config_lib.sigan_variant(config, variant)
