@@ -11,7 +11,6 @@ import pytest
 from xdomain import config_lib
 from xdomain.methods import classifier as classifier_method
 from xdomain.models import classifiers
-from xdomain.models import layers
 
 
 def _init(model_config):
@@ -66,13 +65,3 @@ def test_cross_entropy_against_hand_computed_values():
       classifier_method.cross_entropy_loss(logits, labels), expected,
       rtol=1e-6)
 
-
-def test_full_window_conv_is_nn_conv_as_a_matmul():
-  x = jax.random.normal(jax.random.key(0), (3, 4, 4, 5))
-  conv = nn.Conv(7, (4, 4), padding='VALID')
-  ours = layers.FullWindowConv(7)
-  v_conv, v_ours = conv.init(jax.random.key(1), x), ours.init(
-      jax.random.key(1), x)
-  assert jax.tree.map(np.shape, v_conv) == jax.tree.map(np.shape, v_ours)
-  np.testing.assert_allclose(ours.apply(v_conv, x), conv.apply(v_conv, x),
-                             rtol=1e-5, atol=1e-5)

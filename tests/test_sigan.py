@@ -202,3 +202,39 @@ def test_missing_pretrained_encoder_is_named(data_dir, tiny_classifiers,
                        **{'model.f_checkpoint': str(tmp_path / 'none')})
   with pytest.raises(checkpoints.CheckpointError, match='model.f_checkpoint'):
     train.train_and_evaluate(config, str(tmp_path / 'run'))
+
+
+def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
+                                                     tiny_classifiers,
+                                                     tmp_path):
+  import csv  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  f_path, evaluator_path = tiny_classifiers
+  result = subprocess.run(
+      [sys.executable, '-m', 'xdomain.tools.sigan_table',
+       '--config=configs/sigan_synth_mnist.py:tiny',
+       f'--workdir={tmp_path}', '--seeds=0,1',
+       '--rows=SIGAN,without L_TV',
+       f'--config.data.data_dir={data_dir}',
+       f'--config.model.f_checkpoint={f_path}',
+       f'--config.eval.evaluator_checkpoint={evaluator_path}'],
+      cwd=REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'table.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert [(r['row'], r['seed']) for r in rows] == [
+      ('SIGAN', '0'), ('SIGAN', '1'), ('without L_TV', '0'),
+      ('without L_TV', '1'), ('source only', '')]
+  assert [float(r['gamma']) for r in rows[:4]] == [1e-4, 1e-4, 0.0, 0.0]
+  assert all(r['steps'] == '3' for r in rows[:4])
+  table = (tmp_path / 'table.md').read_text()
+  assert '| SIGAN |' in table and '83.41 %' in table
+  assert '| source only |' in table and '60.21 %' in table
+  # One run per seed, each in its own workdir: different parameters.
+  import json  # pylint: disable=g-import-not-at-top
+  prints = [json.loads((tmp_path / 'sigan' / f'seed_{k}' /
+                        'results.json').read_text())['params_fingerprint']
+            for k in (0, 1)]
+  assert prints[0] != prints[1]

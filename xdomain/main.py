@@ -13,8 +13,6 @@ import sys
 
 # Quieter TensorFlow; it is only used by the input pipeline.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-from xdomain import platform_defaults  # pylint: disable=g-import-not-at-top
-platform_defaults.apply()  # XLA settings, before JAX starts
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -24,6 +22,7 @@ from ml_collections import config_flags
 from xdomain import config_lib
 from xdomain import distributed
 from xdomain import errors
+from xdomain import platform_defaults
 from xdomain.data import datasets
 
 _WORKDIR = flags.DEFINE_string('workdir', None,
@@ -90,6 +89,7 @@ def run(config, workdir: str):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  platform_defaults.apply()  # XLA settings, before JAX starts its backends
   logging.get_absl_handler().addFilter(_quiet_orbax_info)
   try:
     distributed.initialize(distributed.process_group(

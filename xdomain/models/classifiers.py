@@ -19,8 +19,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from xdomain.models import layers
-
 VARIANTS = ('maxpool', 'strided')
 _ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'none': lambda x: x}
 
@@ -67,13 +65,9 @@ class DigitEncoder(nn.Module):
       if self.variant == 'maxpool':
         h = max_pool_2x2(h)
       self.sow('intermediates', f'block{i}', h)
-    # Final block: a full-window 4x4 convolution to a 1x1 feature vector
-    # (a matmul; parameters named and shaped as nn.Conv's 'Conv_<n>').
-    if h.shape[1:3] != (4, 4):
-      raise ValueError(f'DigitEncoder final block expects 4x4 maps, got '
-                       f'{h.shape}')
-    h = layers.FullWindowConv(self.features[-1], use_bias=not self.batch_norm,
-                              name=f'Conv_{len(self.features) - 1}')(h)
+    # Final block: a full-window 4x4 convolution to a 1x1 feature vector.
+    h = nn.Conv(self.features[-1], (4, 4), padding='VALID',
+                use_bias=not self.batch_norm)(h)
     h = _ACTIVATIONS[self.feature_activation](self._norm(h, train))
     return h.reshape(h.shape[0], -1)
 

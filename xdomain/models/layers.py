@@ -89,24 +89,3 @@ class ConvTranspose2x(nn.Module):
       y = y + self.param('bias', nn.initializers.zeros, (self.features,))
     return y
 
-
-class FullWindowConv(nn.Module):
-  """A VALID convolution whose kernel covers the whole input ([B, k, k, C]
-  -> [B, 1, 1, features]), computed as one matmul.
-
-  Same parameters (names, shapes, initialisers) and values as
-  `nn.Conv(features, (k, k), padding='VALID')` on a k x k input; XLA's CPU
-  convolution is several times slower than the matmul for this shape.
-  """
-  features: int
-  use_bias: bool = True
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    b, h, w, c = x.shape
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (h, w, c, self.features))
-    y = x.reshape(b, h * w * c) @ kernel.reshape(h * w * c, self.features)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (self.features,))
-    return y.reshape(b, 1, 1, self.features)
