@@ -136,3 +136,16 @@ def load_classifier(
       ml_collections.ConfigDict(metadata['model']))
   variables = jax.tree.map(np.asarray, restored['variables'])
   return model, variables, metadata
+
+
+def load_required_classifier(path: str, needed_by: str, what: str,
+                             config_field: str):
+  """`load_classifier`, with the error naming who needs the export and the
+  config field that points at it."""
+  try:
+    return load_classifier(path)
+  except CheckpointError as e:
+    raise CheckpointError(
+        f'{needed_by} needs {what} (config.{config_field} = {path!r}): {e}'
+    ) from None
+

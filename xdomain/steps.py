@@ -89,8 +89,10 @@ def _shared_forward(shared: base.SharedForward, params, batch_stats, batch,
 
 def _group_update(group: base.UpdateGroup, params, batch_stats, opt_state,
                   batch, rng, shared=None):
-  """One optimizer update of `group`. `shared` is None or (the shared
-  forward's networks, its outputs, its VJP)."""
+  """One optimizer update of `group`. `shared`: None where the method has
+  no shared forward pass (the loss takes 4 arguments), else (its networks,
+  its outputs, its VJP) — ((), None, None) for a group that does not read
+  it (its loss gets None)."""
   own = {n: params[n] for n in group.networks}
   shared_networks, outputs, pullback = shared or ((), None, None)
   extra = () if shared is None else (outputs,)
@@ -126,13 +128,15 @@ def _maybe_update(group: base.UpdateGroup, step, params, batch_stats,
   """`_group_update`, or on iterations the group sits out (see
   `UpdateGroup.every`) the unchanged params, stats and optimizer state with
   zero metrics — one `lax.cond`, so the step still compiles once."""
+  if group.every == 1:
+    return _group_update(group, params, batch_stats, opt_state, batch, rng,
+                         shared)
+
   def update(_):
     own, new_stats, new_opt, metrics = _group_update(
         group, params, batch_stats, opt_state, batch, rng, shared)
     return own, new_stats, new_opt, {**metrics, 'updated': jnp.ones(())}
 
-  if group.every == 1:
-    return update(None)
   shapes = jax.eval_shape(update, None)
 
   def skip(_):
@@ -172,8 +176,7 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
       batch_stats = {**batch_stats, **new_stats}
       if set(group.networks) & shared_networks:
         stale = True
-      metrics.update({f'{name}/{k}': v for k, v in group_metrics.items()
-                      if k != 'updated' or group.every != 1})
+      metrics.update({f'{name}/{k}': v for k, v in group_metrics.items()})
     metrics = jax.lax.pmean(metrics, AXIS)
     new_state = {'step': state['step'] + 1, 'params': params,
                  'batch_stats': batch_stats, 'opt': opt}

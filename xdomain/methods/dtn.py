@@ -38,11 +38,6 @@ FROZEN_F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
 GENERATOR_INPUTS = ('f', 'pixels')  # DTN's G = g o f, or the baseline's
 
 
-def _to_rgb(images: jax.Array) -> jax.Array:
-  """A 1-channel output is replicated to 3 channels before f and D."""
-  return jnp.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
 class _Networks:
   """The modules of one DTN instance and how they are applied."""
 
@@ -92,7 +87,7 @@ class _Networks:
         {'params': params[GENERATOR], 'batch_stats': batch_stats[GENERATOR]},
         h, train=train, mutable=['batch_stats'])
     stats[GENERATOR] = updates['batch_stats']
-    return _to_rgb(out), h, stats
+    return gan.to_rgb(out), h, stats
 
   def discriminate(self, params, batch_stats, x):
     logits, updates = self.d.apply(
@@ -102,19 +97,12 @@ class _Networks:
     return logits, updates['batch_stats']
 
 
-def _load(path: str, what: str, config_field: str):
-  try:
-    return checkpoints.load_classifier(path)
-  except errors.CheckpointError as e:
-    raise errors.CheckpointError(
-        f'DTN needs {what} (config.{config_field} = {path!r}): {e}') from None
-
-
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
-  f_module, f_variables, f_meta = _load(
-      config.model.f_checkpoint, 'the pretrained f', 'model.f_checkpoint')
-  evaluator, evaluator_variables, _ = _load(
-      config.eval.evaluator_checkpoint, 'the target-domain evaluator',
+  f_module, f_variables, f_meta = checkpoints.load_required_classifier(
+      config.model.f_checkpoint, 'DTN', 'the pretrained f',
+      'model.f_checkpoint')
+  evaluator, evaluator_variables, _ = checkpoints.load_required_classifier(
+      config.eval.evaluator_checkpoint, 'DTN', 'the target-domain evaluator',
       'eval.evaluator_checkpoint')
   nets = _Networks(config, f_module, f_variables, f_meta['model'])
   weights = config.loss

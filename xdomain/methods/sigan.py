@@ -59,20 +59,6 @@ ATTENTION_PAIRS = (('block2', 'block1'),  # 8x8
                    ('block3', 'block0'))  # 4x4
 
 
-def _to_rgb(images: jax.Array) -> jax.Array:
-  return jnp.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
-def _load_pretrained(config):
-  try:
-    return checkpoints.load_classifier(config.model.f_checkpoint)
-  except errors.CheckpointError as e:
-    raise errors.CheckpointError(
-        f'SIGAN needs E and F pretrained on labelled source images '
-        f'(config.model.f_checkpoint = {config.model.f_checkpoint!r}): {e}'
-    ) from None
-
-
 def _validate(config) -> None:
   if config.model.g.channels not in (1, 3):
     raise errors.ConfigError(
@@ -85,14 +71,14 @@ def _validate(config) -> None:
 
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   _validate(config)
-  _, pretrained_variables, pretrained_meta = _load_pretrained(config)
-  try:
-    evaluator, evaluator_variables, _ = checkpoints.load_classifier(
-        config.eval.evaluator_checkpoint)
-  except errors.CheckpointError as e:
-    raise errors.CheckpointError(
-        f'SIGAN needs the target-domain evaluator (config.eval.'
-        f'evaluator_checkpoint): {e}') from None
+  _, pretrained_variables, pretrained_meta = (
+      checkpoints.load_required_classifier(
+          config.model.f_checkpoint, 'SIGAN',
+          'E and F pretrained on labelled source images',
+          'model.f_checkpoint'))
+  evaluator, evaluator_variables, _ = checkpoints.load_required_classifier(
+      config.eval.evaluator_checkpoint, 'SIGAN', 'the target-domain evaluator',
+      'eval.evaluator_checkpoint')
   model_config = ml_collections.ConfigDict(pretrained_meta['model'])
   encoder = classifiers.encoder_from_config(model_config, steps.AXIS)
   head = nn.Dense(model_config.num_classes)  # F: the pretrained 'head'
@@ -117,7 +103,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     out, state = g.apply(
         {'params': params[GENERATOR], 'batch_stats': batch_stats[GENERATOR]},
         h, train=train, mutable=['batch_stats', 'intermediates'])
-    return _to_rgb(out), state['intermediates'], state['batch_stats']
+    return gan.to_rgb(out), state['intermediates'], state['batch_stats']
 
   def critic(params, batch_stats, x):
     scores, updates = d.apply(

@@ -20,6 +20,12 @@ import jax.numpy as jnp
 from xdomain.models import layers
 
 
+def to_rgb(images: jax.Array) -> jax.Array:
+  """A 1-channel (grey) generator output replicated to 3 channels, as f, E
+  and D take RGB images; 3-channel images unchanged."""
+  return jnp.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
 def _batch_norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
                       axis_name=axis_name if train else None)
