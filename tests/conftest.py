@@ -3,6 +3,7 @@
 import os
 import sys
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,3 +82,13 @@ def tiny_classifiers(data_dir, tmp_path_factory):
   evaluator.data.data_dir = data_dir
   train.train_and_evaluate(evaluator, str(root / 'evaluator'))
   return str(root / 'f' / 'classifier'), str(root / 'evaluator' / 'classifier')
+
+
+def random_batch(config, seed=0):
+  """One device's random {'source', 'target'} batch for `config`, with the
+  leading device axis of size 1."""
+  rng = np.random.RandomState(seed)
+  n = config.per_device_batch_size
+  return {d: {'image': rng.uniform(-1, 1, (1, n, 32, 32, 3)).astype(np.float32),
+              'label': rng.randint(0, 10, (1, n)).astype(np.int32)}
+          for d in ('source', 'target')}

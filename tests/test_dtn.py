@@ -15,7 +15,7 @@ from xdomain import losses
 from xdomain import train
 from xdomain.models import gan
 from xdomain.models import layers
-from conftest import apply_overrides, tiny_classifier_config
+from conftest import apply_overrides, random_batch, tiny_classifier_config
 from test_configs import load, REPO
 
 
@@ -128,14 +128,6 @@ def _built(config):
   return methods.build(config, '/tmp/unused')
 
 
-def _random_batch(config, seed=0):
-  rng = np.random.RandomState(seed)
-  n = config.per_device_batch_size
-  return {d: {'image': rng.uniform(-1, 1, (1, n, 32, 32, 3)).astype(np.float32),
-              'label': rng.randint(0, 10, (1, n)).astype(np.int32)}
-          for d in ('source', 'target')}
-
-
 def _one_step(method, schedule, state, batch):
   import dataclasses  # pylint: disable=g-import-not-at-top
   import flax  # pylint: disable=g-import-not-at-top
@@ -159,7 +151,7 @@ def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
   from xdomain import steps  # pylint: disable=g-import-not-at-top
   config = _tiny_dtn(data_dir, tiny_classifiers)
   method = _built(config)
-  batch = _random_batch(config)
+  batch = random_batch(config)
   state = steps.init_state(method, jax.random.key(0),
                            jax.tree.map(lambda x: x[0], batch))
   assert set(state['params']) == {'f', 'g', 'd'}
@@ -182,7 +174,7 @@ def test_baseline_updates_its_encoder_with_g(data_dir, tiny_classifiers):
   config = _tiny_dtn(data_dir, tiny_classifiers,
                      **{'model.generator_input': 'pixels'})
   method = _built(config)
-  batch = _random_batch(config)
+  batch = random_batch(config)
   state = steps.init_state(method, jax.random.key(0),
                            jax.tree.map(lambda x: x[0], batch))
   after_gen, _ = _one_step(method, ('gen',), state, batch)
@@ -208,14 +200,14 @@ def test_train_step_compiles_once(data_dir, tiny_classifiers):
       name: dataclasses.replace(g, loss_fn=counted(name, g.loss_fn))
       for name, g in method.groups.items()})
   state = steps.init_state(method, jax.random.key(0),
-                           jax.tree.map(lambda x: x[0], _random_batch(config)))
+                           jax.tree.map(lambda x: x[0], random_batch(config)))
   step = steps.make_train_step(method, seed=0)
   state = steps.replicate(state)
-  state, _ = step(state, _random_batch(config, 0))
+  state, _ = step(state, random_batch(config, 0))
   first = list(traces)
   assert sorted(first) == ['disc', 'gen']
   for i in range(1, 4):
-    state, metrics = step(state, _random_batch(config, i))
+    state, metrics = step(state, random_batch(config, i))
   jax.block_until_ready(metrics)
   assert traces == first
   assert int(flax.jax_utils.unreplicate(state)['step']) == 4

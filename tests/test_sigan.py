@@ -17,7 +17,7 @@ from xdomain import optim
 from xdomain import steps
 from xdomain import train
 
-from conftest import apply_overrides
+from conftest import apply_overrides, random_batch
 from test_configs import load, REPO
 
 
@@ -87,14 +87,6 @@ def _tiny_sigan(data_dir, tiny_classifiers, **overrides):
   return apply_overrides(config, overrides)
 
 
-def _random_batch(config, seed=0):
-  rng = np.random.RandomState(seed)
-  n = config.per_device_batch_size
-  return {d: {'image': rng.uniform(-1, 1, (1, n, 32, 32, 3)).astype(np.float32),
-              'label': rng.randint(0, 10, (1, n)).astype(np.int32)}
-          for d in ('source', 'target')}
-
-
 def _built(config):
   from xdomain import methods  # pylint: disable=g-import-not-at-top
   return methods.build(config, '/tmp/unused')
@@ -115,7 +107,7 @@ def _run(config, method, schedule, state, steps_to_run):
   replicated = steps.replicate(state)
   states, metrics = [], []
   for i in range(steps_to_run):
-    replicated, m = step(replicated, _random_batch(config, i))
+    replicated, m = step(replicated, random_batch(config, i))
     states.append(steps.to_host(replicated))
     metrics.append(steps.to_host(m))
   return states, metrics
@@ -126,7 +118,7 @@ def tiny(data_dir, tiny_classifiers):
   config = _tiny_sigan(data_dir, tiny_classifiers)
   method = _built(config)
   state = steps.init_state(method, jax.random.key(0),
-                           jax.tree.map(lambda x: x[0], _random_batch(config)))
+                           jax.tree.map(lambda x: x[0], random_batch(config)))
   return config, method, state
 
 
@@ -169,7 +161,7 @@ def test_train_f_head_switch_updates_f_too(data_dir, tiny_classifiers):
                        **{'model.train_f_head': True, 'loss.cls_every': 1})
   method = _built(config)
   state = steps.init_state(method, jax.random.key(0),
-                           jax.tree.map(lambda x: x[0], _random_batch(config)))
+                           jax.tree.map(lambda x: x[0], random_batch(config)))
   (after,), _ = _run(config, method, ('cls',), state, 1)
   assert _changed(state, after) == {'encoder', 'head'}
 

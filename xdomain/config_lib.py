@@ -159,18 +159,20 @@ def dtn_config(source: ml_collections.ConfigDict,
   return config
 
 
-def dtn_variant(config: ml_collections.ConfigDict,
-                variant: str) -> ml_collections.ConfigDict:
-  """Applies a DTN config's variant: '' (as is) or 'tiny' (tests)."""
+def _apply_variant(config: ml_collections.ConfigDict, variant: str,
+                   tiny) -> ml_collections.ConfigDict:
+  """'' (the config as is) or 'tiny' (`tiny(config)`, for tests)."""
   if variant == 'tiny':
-    return dtn_tiny(config)
+    return tiny(config)
   if variant:
     raise ValueError(f'Unknown variant {variant!r}; known: tiny')
   return config
 
 
-def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The `:tiny` variant of a DTN config: tiny data and networks, 3 steps."""
+def _translation_tiny(
+    config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """What every translation method's `:tiny` variant shares: tiny data
+  (synth_digits/tiny -> uci_digits) and networks, 3 steps, small evals."""
   config.data.source = domain('synth_digits/tiny', 'train', 'test')
   config.data.target = domain('uci_digits', 'train', 'test')
   config.model.g.widths = (32, 16, 8)
@@ -179,9 +181,21 @@ def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   set_run_length(config, 3, log_every=1, eval_every=3, checkpoint_every=3)
   config.eval.per_device_batch_size = 64
   config.eval.limit = 64
-  config.eval.knn_labelled_examples = 64
   config.eval.grid_rows = 2
   config.eval.grid_cols = 4
+  return config
+
+
+def dtn_variant(config: ml_collections.ConfigDict,
+                variant: str) -> ml_collections.ConfigDict:
+  """Applies a DTN config's variant: '' (as is) or 'tiny' (tests)."""
+  return _apply_variant(config, variant, dtn_tiny)
+
+
+def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The `:tiny` variant of a DTN config: tiny data and networks, 3 steps."""
+  _translation_tiny(config)
+  config.eval.knn_labelled_examples = 64
   return config
 
 
@@ -230,21 +244,10 @@ def sigan_config(source: ml_collections.ConfigDict,
 
 def sigan_variant(config: ml_collections.ConfigDict,
                   variant: str) -> ml_collections.ConfigDict:
-  """Applies a SIGAN config's variant: '' (as is) or 'tiny' (tests)."""
-  if variant == 'tiny':
-    config.data.source = domain('synth_digits/tiny', 'train', 'test')
-    config.data.target = domain('uci_digits', 'train', 'test')
-    config.model.g.widths = (32, 16, 8)
-    config.model.d.widths = (8, 16, 32)
-    config.per_device_batch_size = 8
+  """Applies a SIGAN config's variant: '' (as is) or 'tiny' (tests; the
+  classification update every 2 iterations)."""
+  def tiny(config):
+    _translation_tiny(config)
     config.loss.cls_every = 2
-    set_run_length(config, 3, log_every=1, eval_every=3, checkpoint_every=3)
-    config.eval.per_device_batch_size = 64
-    config.eval.limit = 64
-    config.eval.grid_rows = 2
-    config.eval.grid_cols = 4
     return config
-  if variant:
-    raise ValueError(f'Unknown variant {variant!r}; known: tiny')
-  return config
-
+  return _apply_variant(config, variant, tiny)
