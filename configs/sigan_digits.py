@@ -15,6 +15,10 @@ downloaded here: its .mat files must be in data.manual_dir
   --config.loss.alpha=0          without L_Attention
   --config.loss.label_weight=0   without L_LabelConst
   --config.loss.gan_weight=0     without L_GAN
+Variants: `:short` (config_lib.sigan_short: 2,000 steps at batch 32 with
+RMSprop 2e-4, t = 1, E's adversarial learning rate x 0.05 and normalised
+attention maps: the setting of the measured CPU runs in the README) and
+`:tiny` (tests).
 """
 
 from xdomain import config_lib

@@ -9,6 +9,10 @@ MNIST classifier (configs/classifier_mnist.py -> runs/eval_mnist). Reports
 `adaptation_accuracy` (F o E on MNIST test, SIGAN Table 1) and
 `translated_accuracy` (evaluator on G(E(synth_digits test)), DTN's
 protocol). Ablations: as in configs/sigan_digits.py.
+Variants: `:short` (config_lib.sigan_short: 2,000 steps at batch 32 with
+RMSprop 2e-4, t = 1, E's adversarial learning rate x 0.05 and normalised
+attention maps: the setting of the measured CPU runs in the README) and
+`:tiny` (tests).
 """
 
 from xdomain import config_lib

@@ -12,6 +12,8 @@ import optax
 import pytest
 
 from xdomain import checkpoints
+from xdomain import config_lib
+from xdomain import errors
 from xdomain import losses
 from xdomain import optim
 from xdomain import steps
@@ -76,6 +78,35 @@ def test_weight_clipping_keeps_params_in_range():
   updates, _ = tx.update(grads, state, params)
   new = optax.apply_updates(params, updates)
   np.testing.assert_allclose(new['w'], [-0.01, 0.008, -0.007], atol=1e-7)
+
+
+def test_lr_scale_multiplies_one_networks_updates():
+  cfg = config_lib.optimizer('sgd', 1.0, b1=0.0)
+  cfg.lr_scale = {'encoder': 0.1}
+  tx = optim.make_optimizer(cfg, 10)
+  params = {'encoder': jnp.ones(2), 'g': jnp.ones(2)}
+  grads = {'encoder': jnp.array([1.0, 2.0]), 'g': jnp.array([1.0, 2.0])}
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(updates['encoder'], [-0.1, -0.2], rtol=1e-6)
+  np.testing.assert_allclose(updates['g'], [-1.0, -2.0], rtol=1e-6)
+  cfg.lr_scale = {'head': 0.5}
+  tx = optim.make_optimizer(cfg, 10)
+  with pytest.raises(errors.ConfigError, match="'head'"):
+    tx.update(grads, tx.init(params), params)
+
+
+@pytest.mark.parametrize('name', ['sigan_synth_mnist.py', 'sigan_digits.py'])
+def test_short_variant_keeps_the_papers_losses(name):
+  paper = load(os.path.join(REPO, 'configs', name))
+  short = load(os.path.join(REPO, 'configs', name), 'short')
+  config_lib.validate(short)
+  for key in ('gan_weight', 'alpha', 'beta', 'gamma', 'tv_exponent',
+              'label_weight', 'gp_weight'):
+    assert short.loss[key] == paper.loss[key], key
+  assert (paper.loss.cls_every, short.loss.cls_every) == (20, 1)
+  assert short.optim.adv.lr_scale.encoder == 0.05
+  assert {short.optim[g].name for g in ('critic', 'adv', 'cls')} == {'rmsprop'}
+  assert short.optim.critic.weight_clip == paper.optim.critic.weight_clip
 
 
 # --- The method on the shared loop ----------------------------------------------
@@ -230,3 +261,14 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
                         'results.json').read_text())['params_fingerprint']
             for k in (0, 1)]
   assert prints[0] != prints[1]
+
+
+def test_table_orderings_against_the_papers():
+  from xdomain.tools import sigan_table  # pylint: disable=g-import-not-at-top
+  records = [{'row': 'SIGAN', 'adaptation_accuracy': a} for a in (0.8, 0.82)]
+  records.append({'row': 'without L_GAN', 'adaptation_accuracy': 0.85})
+  text = sigan_table.orderings(records, source_only_accuracy=0.75)
+  # Paper: SIGAN 83.41 > source only 60.21 > without L_GAN 32.60.
+  assert 'hold here (1 of 3): SIGAN > source only.' in text
+  assert ('do not hold: SIGAN > without L_GAN; '
+          'source only > without L_GAN.') in text

@@ -21,7 +21,9 @@ Update groups (`config.schedule`, default critic -> adv -> cls):
   cls     every `loss.cls_every` (t) iterations only (Algorithm 1, lines
           4-5): E (and F if model.train_f_head, Algorithm 1's reading; the
           paper's text keeps F fixed, the default) minimise
-          L_LabelConst = CE(F(E(G(E(x_s)))), y_s) (eq. 4).
+          L_LabelConst = CE(F(E(G(E(x_s)))), y_s) (eq. 4); its gradient
+          reaches E through both applications (eq. 4 minimised over
+          theta_e).
 G(E([x_s; x_t])) is the method's shared forward pass, computed once for
 critic and adv.
 

@@ -49,7 +49,8 @@ ROWS = (
 )
 SOURCE_ONLY = ('source only', 60.21)
 COLUMNS = ('row', 'seed', 'steps', 'gan_weight', 'alpha', 'beta', 'gamma',
-           'label_weight', 'cls_every', 'batch', 'adaptation_accuracy',
+           'label_weight', 'cls_every', 'attention_normalize', 'batch',
+           'learning_rate', 'encoder_adv_lr_scale', 'adaptation_accuracy',
            'translated_accuracy')
 
 
@@ -90,7 +91,10 @@ def run_row(base_config, name, overrides, seed, root):
           'beta': config.loss.beta, 'gamma': config.loss.gamma,
           'label_weight': config.loss.label_weight,
           'cls_every': config.loss.cls_every,
+          'attention_normalize': config.loss.attention_normalize,
           'batch': config.per_device_batch_size,
+          'learning_rate': config.optim.adv.learning_rate,
+          'encoder_adv_lr_scale': config.optim.adv.lr_scale.encoder,
           'adaptation_accuracy': results['adaptation_accuracy'],
           'translated_accuracy': results['translated_accuracy']}
 
@@ -125,6 +129,26 @@ def _summary(values):
           f'{len(values)} seeds)')
 
 
+def orderings(records, source_only_accuracy) -> str:
+  """Which of Table 1's pairwise orderings (row A above row B) hold for
+  the mean adaptation accuracies here."""
+  ours = {name: statistics.mean(r['adaptation_accuracy'] for r in records
+                                if r['row'] == name)
+          for name, _, _ in ROWS if any(r['row'] == name for r in records)}
+  ours[SOURCE_ONLY[0]] = source_only_accuracy
+  papers = {name: reported for name, _, reported in ROWS if name in ours}
+  papers[SOURCE_ONLY[0]] = SOURCE_ONLY[1]
+  ranked = sorted(papers, key=papers.get, reverse=True)
+  held, broken = [], []
+  for i, above in enumerate(ranked):
+    for below in ranked[i + 1:]:
+      (held if ours[above] > ours[below] else broken).append(
+          f'{above} > {below}')
+  return (f'Orderings of the paper that hold here ({len(held)} of '
+          f'{len(held) + len(broken)}): {"; ".join(held) or "none"}.\n\n'
+          f'Orderings that do not hold: {"; ".join(broken) or "none"}.\n')
+
+
 def markdown(records, source_only_accuracy, steps, paper) -> str:
   lines = [
       f'| row | adaptation accuracy (F∘E on target test) | translated '
@@ -141,7 +165,8 @@ def markdown(records, source_only_accuracy, steps, paper) -> str:
   lines.append(f'| {SOURCE_ONLY[0]} | {100 * source_only_accuracy:.2f} % | — '
                f'| {SOURCE_ONLY[1]:.2f} % |')
   return '\n'.join(lines) + (
-      f'\n\n{steps} steps per run. {paper}\n')
+      f'\n\n{steps} steps per run. {paper}\n\n' +
+      orderings(records, source_only_accuracy))
 
 
 def main(argv):
