@@ -27,8 +27,6 @@ from ml_collections import config_flags
 from xdomain import files
 from xdomain import platform_defaults
 
-platform_defaults.apply()  # as `python -m xdomain.main` runs
-
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'configs/sigan_synth_mnist.py', 'A SIGAN config file.',
     lock_config=True)
@@ -172,6 +170,9 @@ def markdown(records, source_only_accuracy, steps, paper) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # In main, not at import, as in xdomain.main: importing the tool must
+  # not change the XLA flags of the importing process's subprocesses.
+  platform_defaults.apply()
   config = _CONFIG.value
   root = files.absolute(_WORKDIR.value)
   files.makedirs(root)
