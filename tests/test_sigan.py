@@ -262,6 +262,26 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
             for k in (0, 1)]
   assert prints[0] != prints[1]
 
+  # A second call into the same workdir with another config is refused
+  # before anything trains: the finished runs are neither reused nor
+  # touched.
+  before = (tmp_path / 'sigan' / 'seed_0' / 'results.json').read_text()
+  result = subprocess.run(
+      [sys.executable, '-m', 'xdomain.tools.sigan_table',
+       '--config=configs/sigan_synth_mnist.py:tiny',
+       f'--workdir={tmp_path}', '--seeds=0', '--rows=SIGAN',
+       '--config.loss.beta=0.5',
+       f'--config.data.data_dir={data_dir}',
+       f'--config.model.f_checkpoint={f_path}',
+       f'--config.eval.evaluator_checkpoint={evaluator_path}'],
+      cwd=REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=900)
+  assert result.returncode != 0
+  assert 'loss.beta: 1.0 there, 0.5 now' in result.stderr
+  assert 'another --workdir' in result.stderr
+  assert (tmp_path / 'sigan' / 'seed_0' /
+          'results.json').read_text() == before
+
 
 def test_table_orderings_against_the_papers():
   import subprocess  # pylint: disable=g-import-not-at-top

@@ -6,7 +6,8 @@ r"""Runs SIGAN Table 1's ablation rows and writes them as Markdown and CSV.
 
 Every row is the same config (and length) with one override set, trained
 once per seed in <workdir>/<row>/seed_<k> (a finished run is reused, an
-unfinished one resumed). "Source only" scores the pretrained F o E
+unfinished one resumed; either only if its config.json matches, else a
+ConfigError names the differences). "Source only" scores the pretrained F o E
 (config.model.f_checkpoint) on the target test split without training.
 Writes <workdir>/table.csv (one line per run: row, seed, steps, the loss
 weights, batch, both accuracies) and <workdir>/table.md (per row: mean and
@@ -24,6 +25,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from xdomain import errors
 from xdomain import files
 from xdomain import platform_defaults
 
@@ -64,6 +66,37 @@ def _set(config, key: str, value) -> None:
   target[leaf] = value
 
 
+def config_differences(saved, current, prefix=''):
+  """Dotted keys whose values differ between two config dicts (as
+  config.json holds them)."""
+  out = []
+  for key in sorted(set(saved) | set(current)):
+    a, b = saved.get(key, '<absent>'), current.get(key, '<absent>')
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += config_differences(a, b, f'{prefix}{key}.')
+    elif a != b:
+      out.append(f'{prefix}{key}: {a!r} there, {b!r} now')
+  return out
+
+
+def check_same_config(workdir, config) -> None:
+  """A run is reused or resumed only if it was started with this config:
+  otherwise the table would mix settings without saying so."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  current = json.loads(json.dumps(config.to_dict(), sort_keys=True))
+  differences = config_differences(saved, current)
+  if differences:
+    raise errors.ConfigError(
+        f'{workdir} holds a run of another config '
+        f'({"; ".join(differences[:5])}'
+        f'{"; ..." if len(differences) > 5 else ""}). Nothing was changed: '
+        f'pass another --workdir, or remove that run to retrain it.')
+
+
 def run_row(base_config, name, overrides, seed, root):
   """Trains (or reuses) one row for one seed; returns its CSV record."""
   from xdomain import train  # pylint: disable=g-import-not-at-top
@@ -74,6 +107,7 @@ def run_row(base_config, name, overrides, seed, root):
       _set(config, key, value)
     config.seed = seed
   workdir = os.path.join(root, _slug(name), f'seed_{seed}')
+  check_same_config(workdir, config)
   results_path = os.path.join(workdir, 'results.json')
   results = None
   if os.path.exists(results_path):
