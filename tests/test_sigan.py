@@ -234,16 +234,18 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
   f_path, evaluator_path = tiny_classifiers
-  result = subprocess.run(
-      [sys.executable, '-m', 'xdomain.tools.sigan_table',
-       '--config=configs/sigan_synth_mnist.py:tiny',
-       f'--workdir={tmp_path}', '--seeds=0,1',
-       '--rows=SIGAN,without L_TV',
-       f'--config.data.data_dir={data_dir}',
-       f'--config.model.f_checkpoint={f_path}',
-       f'--config.eval.evaluator_checkpoint={evaluator_path}'],
-      cwd=REPO, capture_output=True, text=True, check=False,
-      env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=900)
+
+  def run_tool(*args):
+    return subprocess.run(
+        [sys.executable, '-m', 'xdomain.tools.sigan_table',
+         '--config=configs/sigan_synth_mnist.py:tiny',
+         f'--workdir={tmp_path}', f'--config.data.data_dir={data_dir}',
+         f'--config.model.f_checkpoint={f_path}',
+         f'--config.eval.evaluator_checkpoint={evaluator_path}', *args],
+        cwd=REPO, capture_output=True, text=True, check=False,
+        env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=900)
+
+  result = run_tool('--seeds=0,1', '--rows=SIGAN,without L_TV')
   assert result.returncode == 0, result.stderr[-3000:]
   with open(tmp_path / 'table.csv') as f:
     rows = list(csv.DictReader(f))
@@ -266,16 +268,7 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
   # before anything trains: the finished runs are neither reused nor
   # touched.
   before = (tmp_path / 'sigan' / 'seed_0' / 'results.json').read_text()
-  result = subprocess.run(
-      [sys.executable, '-m', 'xdomain.tools.sigan_table',
-       '--config=configs/sigan_synth_mnist.py:tiny',
-       f'--workdir={tmp_path}', '--seeds=0', '--rows=SIGAN',
-       '--config.loss.beta=0.5',
-       f'--config.data.data_dir={data_dir}',
-       f'--config.model.f_checkpoint={f_path}',
-       f'--config.eval.evaluator_checkpoint={evaluator_path}'],
-      cwd=REPO, capture_output=True, text=True, check=False,
-      env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=900)
+  result = run_tool('--seeds=0', '--rows=SIGAN', '--config.loss.beta=0.5')
   assert result.returncode != 0
   assert 'loss.beta: 1.0 there, 0.5 now' in result.stderr
   assert 'another --workdir' in result.stderr
