@@ -4,7 +4,7 @@ r"""Side-by-side: xdomain's compiled DTN step (JAX) against its PyTorch twin.
   python benchmarks/jax_vs_torch.py --batch=128 --rounds=3 \
       --out=benchmarks/results/jax_vs_torch_cpu.json
 
-The JAX side is the training loop's own step (`benchmarks/dtn_bench.build`:
+The JAX side is the training loop's own step (`benchmarks/step_bench.build`:
 configs/dtn_synth_mnist.py networks, pmapped, D and g updates, G's forward
 shared); the PyTorch side is `benchmarks/torch_dtn.py` (same layer shapes,
 losses, Adam settings and batch). Each framework lives in its own worker
@@ -89,14 +89,14 @@ def _jax_worker(threads: int, warmup: int, batch: int) -> None:
   import importlib.util
   import jax
   import jax.numpy as jnp
-  import dtn_bench
+  import step_bench
   spec = importlib.util.spec_from_file_location(
       'dtn_config', os.path.join(_ROOT, 'configs', 'dtn_synth_mnist.py'))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config()
-  train_step, state, data = dtn_bench.build(config, batch)
-  flops = dtn_bench.flops_per_step(train_step, state, data)
+  train_step, state, data = step_bench.build(config, batch)
+  flops = step_bench.flops_per_step(train_step, state, data)
   holder = {'state': state}
 
   def step_once():

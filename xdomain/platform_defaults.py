@@ -1,7 +1,7 @@
 """Default XLA settings xdomain runs with; applied before JAX starts.
 
 On CPU, XLA 0.10's YNNPACK path for convolutions is ~1.3-1.5x slower on
-xdomain's steps than XLA's own convolution emitter (benchmarks/dtn_step.py),
+xdomain's steps than XLA's own convolution emitter (benchmarks/train_step.py),
 so convolutions are kept out of YNNPACK fusions by default. The setting is
 added to XLA_FLAGS only when XLA_FLAGS does not already set the same flag;
 set XDOMAIN_XLA_DEFAULTS=0 to leave XLA_FLAGS untouched. It is a CPU flag

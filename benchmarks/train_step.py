@@ -1,14 +1,19 @@
-r"""Images/s of the compiled DTN training step (D update then g update).
+r"""Images/s of a method's compiled training step (all its update groups).
 
-  python benchmarks/dtn_step.py --config=configs/dtn_synth_mnist.py \
+  python benchmarks/train_step.py --config=configs/dtn_synth_mnist.py \
       --batch=128 --steps=10 --out=benchmarks/results/dtn_step_cpu.json
+  python benchmarks/train_step.py --config=configs/sigan_synth_mnist.py \
+      --batch=200 --steps=20 --out=benchmarks/results/sigan_step_cpu.json
 
 Times the same pmapped `(state, batch) -> (state, metrics)` the training loop
 runs, on random images of the right shape (no input pipeline), after one
 compile-and-warm-up step. The global batch is split over all local devices.
-f and the evaluator are randomly initialised here unless the config's exports
-exist (their weights do not change the step's cost). Prints images/s and
-writes JSON with the device, batch and per-step seconds.
+f (SIGAN: E and F) and the evaluator are randomly initialised here unless
+the config's exports exist (their weights do not change the step's cost).
+Prints images/s and writes JSON with the device, batch and per-step seconds.
+A group that runs every t iterations only (SIGAN's classification update,
+`loss.cls_every`) is in the average at its real share when --steps is a
+multiple of t (the timed steps are iterations 1..steps after the warm-up).
 """
 
 import json
@@ -28,21 +33,21 @@ from xdomain import platform_defaults
 platform_defaults.apply()  # as `python -m xdomain.main` runs
 import jax
 
-import dtn_bench
+import step_bench
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/dtn_synth_mnist.py')
 _BATCH = flags.DEFINE_integer('batch', 128, 'Global batch (source and target '
                               'each), split over the local devices.')
 _STEPS = flags.DEFINE_integer('steps', 10, 'Timed steps.')
 _OUT = flags.DEFINE_string('out', '', 'JSON output path (default: '
-                           'benchmarks/results/dtn_step_<platform>.json).')
+                           'benchmarks/results/<method>_step_<platform>.json).')
 
 
 def main(argv):
   del argv
   config = _CONFIG.value
   num_devices = jax.local_device_count()
-  train_step, state, batch = dtn_bench.build(config, _BATCH.value)
+  train_step, state, batch = step_bench.build(config, _BATCH.value)
 
   start = time.perf_counter()
   state, metrics = train_step(state, batch)
@@ -57,7 +62,7 @@ def main(argv):
 
   device = jax.devices()[0]
   result = {
-      'benchmark': 'dtn_step', 'config': config.method,
+      'benchmark': f'{config.method}_step', 'config': config.method,
       'schedule': list(config.schedule), 'global_batch': _BATCH.value,
       'num_devices': num_devices, 'steps': _STEPS.value,
       'seconds_per_step': round(seconds, 4),
@@ -69,10 +74,13 @@ def main(argv):
       'g_widths': list(config.model.g.widths),
       'd_widths': list(config.model.d.widths),
   }
-  print(f'DTN step, global batch {_BATCH.value} on {num_devices} '
-        f'{device.platform} device(s): {seconds:.3f} s/step, '
-        f'{rate:.1f} images/s')
-  out = _OUT.value or f'benchmarks/results/dtn_step_{device.platform}.json'
+  if 'cls_every' in config.get('loss', {}):
+    result['cls_every'] = int(config.loss.cls_every)
+  print(f'{config.method} step ({"+".join(config.schedule)}), global batch '
+        f'{_BATCH.value} on {num_devices} {device.platform} device(s): '
+        f'{seconds:.3f} s/step, {rate:.1f} images/s')
+  out = _OUT.value or (f'benchmarks/results/{config.method}_step_'
+                       f'{device.platform}.json')
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, 'w') as f:
     json.dump(result, f, indent=2)

@@ -1,6 +1,6 @@
-"""The compiled DTN training step with random inputs, for the benchmarks.
+"""A method's compiled training step with random inputs, for the benchmarks.
 
-Shared by `benchmarks/dtn_step.py` and `benchmarks/jax_vs_torch.py`.
+Shared by `benchmarks/train_step.py` and `benchmarks/jax_vs_torch.py`.
 """
 
 import os
@@ -34,9 +34,9 @@ def _ensure_exports(config: ml_collections.ConfigDict, tmp: str) -> None:
 
 
 def build(config: ml_collections.ConfigDict, global_batch: int):
-  """The training loop's compiled DTN step, its replicated state and a
-  random batch of `global_batch` source and target images (host arrays
-  [devices, per_device, 32, 32, 3], as the loop feeds them)."""
+  """The training loop's compiled step of `config.method`, its replicated
+  state and a random batch of `global_batch` source and target images (host
+  arrays [devices, per_device, 32, 32, 3], as the loop feeds them)."""
   num_devices = jax.local_device_count()
   if global_batch % num_devices:
     raise ValueError(f'--batch={global_batch} does not split over '
