@@ -187,7 +187,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     del rng, shared
     xs, ys = batch['source']['image'], batch['source']['label']
     # G(E(x_s)) with the current E and G (G is not updated here; its
-    # batch-stats updates are dropped), then F(E(.)) of it (eq. 3).
+    # batch-stats updates are dropped), then F(E(.)) of it (eq. 3). G's batch
+    # norm uses this source batch's statistics, not those of the mixed
+    # [x_s; x_t] batch of the shared forward.
     h, _, _ = encode(params, batch_stats, xs, train=True)
     fakes, _, _ = decode(params, batch_stats, h, train=True)
     h_fake, _, stats = encode(params, batch_stats, fakes, train=True)
