@@ -95,6 +95,12 @@ def _jax_worker(threads: int, warmup: int, batch: int) -> None:
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config()
+  # The step the PyTorch twin implements: the paper's ternary D, one D then
+  # one g update, no parameter average (the recipe's EMA and schedule are
+  # config switches; see configs/dtn_synth_mnist.py).
+  config.model.d.ternary = True
+  config.schedule = ('disc', 'gen')
+  config.model.g.ema_decay = 0.0
   train_step, state, data = step_bench.build(config, batch)
   flops = step_bench.flops_per_step(train_step, state, data)
   holder = {'state': state}

@@ -3,9 +3,11 @@ r"""DTN, SVHN -> MNIST: the paper's digits setup (Taigman et al. 2017, Sec. 5.1)
   python -m xdomain.main --config=configs/dtn_digits.py --workdir=runs/dtn_digits \
       --config.data.manual_dir=/path/with/svhn_and_mnist_files
 
-f is trained on SVHN `extra` (configs/pretrain_f_svhn.py -> runs/f_svhn),
-DTN on SVHN `train`; the evaluator is trained on MNIST `train` only
-(configs/classifier_mnist.py -> runs/eval_mnist). As in the paper, DTN's
+f (the recipe's: batch norm, tanh features) is trained on SVHN `extra`
+(-> runs/f_svhn_bn_tanh), DTN on SVHN `train`; the evaluator is trained on
+MNIST `train` only (-> runs/eval_mnist_strided); both on the spot when
+missing. Sizes and recipe as configs/dtn_synth_mnist.py ('', ':cpu',
+':tiny'). As in the paper, DTN's
 unlabelled target samples come from MNIST's *test* split: that is the field
 `data.target.train_split` (set it to 'train' to keep MNIST test unseen).
 Translated accuracy is scored on G(SVHN test); the paper reports 90.66 %.
@@ -16,11 +18,25 @@ SVHN cannot be downloaded here: its .mat files must be in data.manual_dir
 from xdomain import config_lib
 
 
+F_WORKDIR = 'runs/f_svhn_bn_tanh'
+EVALUATOR_WORKDIR = 'runs/eval_mnist_strided'
+
+
 def get_config(variant: str = ''):
   config = config_lib.dtn_config(
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       # The paper's choice: DTN sees MNIST test images (unlabelled).
       target=config_lib.domain('mnist', train_split='test', test_split='test'),
-      f_checkpoint='runs/f_svhn/classifier',
-      evaluator_checkpoint='runs/eval_mnist/classifier')
+      f_checkpoint=f'{F_WORKDIR}/classifier',
+      evaluator_checkpoint=f'{EVALUATOR_WORKDIR}/classifier')
+  f = config_lib.dtn_f_config('svhn_cropped', 'mnist:test',
+                              num_train_steps=20_000, batch=100,
+                              variant='strided')  # yunjey's length and batch
+  f.data.source.train_split = 'extra'
+  config_lib.with_prerequisites(
+      config, f=(F_WORKDIR, f),
+      evaluator=(EVALUATOR_WORKDIR, config_lib.classifier_config(
+          'mnist', num_train_steps=2000, batch=128, variant='strided',
+          augment_translate=2, warmup_steps=200)))
+  config_lib.dtn_recipe(config)
   return config_lib.dtn_variant(config, variant)

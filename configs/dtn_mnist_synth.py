@@ -1,24 +1,37 @@
 r"""DTN in the reverse direction, MNIST -> synth_digits (offline).
 
-  python -m xdomain.main --config=configs/dtn_mnist_synth.py --workdir=runs/dtn_mnist_synth \
+  python -m xdomain.main --config=configs/dtn_mnist_synth.py:cpu --workdir=runs/dtn_mnist_synth_cpu \
       --config.data.manual_dir=../shared/data/mnist
 
-f is now an MNIST classifier and the evaluator a synth_digits one, so the
-two exports of the forward direction swap roles: f = runs/eval_mnist
-(configs/classifier_mnist.py, MNIST train only) and the evaluator =
-runs/f_synth (configs/pretrain_f_synth.py, synth_digits train only). g emits
-3-channel (colour) images. The DTN paper notes this direction is harder:
+f is now an MNIST classifier (the recipe's f: batch norm, tanh features;
+trained on the spot in runs/f_mnist_bn_tanh, MNIST train only) and the
+evaluator a synth_digits one (runs/eval_synth_strided, synth_digits train
+only). g emits 3-channel (colour) images. Sizes and recipe as
+configs/dtn_synth_mnist.py ('' paper size, ':cpu', ':tiny'). The DTN paper notes this direction is harder:
 f trained on the plain domain carries little of the rich one.
 """
 
 from xdomain import config_lib
 
 
+F_WORKDIR = 'runs/f_mnist_bn_tanh'
+EVALUATOR_WORKDIR = 'runs/eval_synth_strided'
+
+
 def get_config(variant: str = ''):
   config = config_lib.dtn_config(
       source=config_lib.domain('mnist', 'train', 'test'),
       target=config_lib.domain('synth_digits', 'train', 'test'),
-      f_checkpoint='runs/eval_mnist/classifier',
-      evaluator_checkpoint='runs/f_synth/classifier')
+      f_checkpoint=f'{F_WORKDIR}/classifier',
+      evaluator_checkpoint=f'{EVALUATOR_WORKDIR}/classifier')
+  config_lib.with_prerequisites(
+      config,
+      f=(F_WORKDIR, config_lib.dtn_f_config(
+          'mnist', 'synth_digits:test', num_train_steps=1500, batch=128,
+          variant='strided', warmup_steps=200)),
+      evaluator=(EVALUATOR_WORKDIR, config_lib.classifier_config(
+          'synth_digits', num_train_steps=1500, batch=128, variant='strided',
+          warmup_steps=200)))
+  config_lib.dtn_recipe(config)
   config.model.g.channels = 3
   return config_lib.dtn_variant(config, variant)

@@ -70,3 +70,39 @@ def test_svhn_f_tiny_run_on_mock_data(tmp_path):
   with tfds.testing.mock_data(num_examples=16):
     metrics = train.train_and_evaluate(config, str(tmp_path / 'run'))
   assert 0.0 <= metrics['test_accuracy'] <= 1.0
+
+
+DTN_CONFIGS = ('dtn_synth_mnist.py', 'dtn_mnist_synth.py', 'dtn_digits.py')
+
+
+@pytest.mark.parametrize('name', DTN_CONFIGS)
+def test_dtn_cpu_variant_is_the_recipe_at_half_width(name):
+  full = load(os.path.join(REPO, 'configs', name))
+  cpu = load(os.path.join(REPO, 'configs', name), 'cpu')
+  config_lib.validate(cpu)
+  assert tuple(full.model.g.widths) == (512, 256, 128)
+  assert tuple(cpu.model.g.widths) == (256, 128, 64)
+  # One recipe for both sizes: the same losses, D, schedule and averaging.
+  for key in ('loss', 'schedule', 'optim'):
+    assert full[key] == cpu[key], key
+  assert full.model.d.ternary == cpu.model.d.ternary
+  assert full.model.g.ema_decay == cpu.model.g.ema_decay > 0
+  # Its prerequisites are trained on the spot, and f is the recipe's f.
+  f = cpu.prerequisites.f
+  assert cpu.model.f_checkpoint == f'{f.workdir}/classifier'
+  assert cpu.eval.evaluator_checkpoint == (
+      f'{cpu.prerequisites.evaluator.workdir}/classifier')
+  for pre in cpu.prerequisites.values():
+    config_lib.validate(pre.config)
+
+
+def test_prerequisites_read_their_data_where_the_run_does():
+  from xdomain import chain  # pylint: disable=g-import-not-at-top
+  config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'cpu')
+  config.data.manual_dir = '/data/mnist'
+  pre = config.prerequisites.evaluator.config
+  chain._inherit_data_dirs(config, pre)
+  assert pre.data.manual_dir == '/data/mnist'
+  pre.data.manual_dir = '/elsewhere'  # set on its own: kept
+  chain._inherit_data_dirs(config, pre)
+  assert pre.data.manual_dir == '/elsewhere'

@@ -93,10 +93,11 @@ def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
 
 @pytest.mark.parametrize('overrides', [
     {},
-    {'model.d.ternary': False},
+    {'model.d.ternary': True, 'schedule': ('disc', 'gen'),
+     'model.g.ema_decay': 0.0},
     {'model.generator_input': 'pixels', 'model.d.ternary': False,
      'loss.beta': 0.0, 'loss.target_through_g': False},
-], ids=['dtn', 'binary_d', 'baseline'])
+], ids=['dtn', 'paper_ternary_d', 'baseline'])
 def test_tiny_dtn_runs_end_to_end_and_keeps_f_frozen(data_dir,
                                                      tiny_classifiers,
                                                      tmp_path, overrides):
@@ -105,6 +106,12 @@ def test_tiny_dtn_runs_end_to_end_and_keeps_f_frozen(data_dir,
   assert 0.0 <= metrics['translated_accuracy'] <= 1.0
   assert 0.0 <= metrics['knn_accuracy'] <= 1.0
   assert os.path.exists(tmp_path / 'samples' / 'latest.png')
+  with open(tmp_path / 'curves.png', 'rb') as f:  # the learning curves
+    assert f.read(4) == b'\x89PNG'
+  from xdomain import curves  # pylint: disable=g-import-not-at-top
+  history = curves.read(str(tmp_path))
+  assert [s for s, _ in history['eval/translated_accuracy']] == [3]
+  assert 'disc/accuracy_fake' in history and 'gen/L_CONST' in history
   _, f_variables, _ = checkpoints.load_classifier(tiny_classifiers[0])
   manager = checkpoints.TrainCheckpointer(str(tmp_path))
   state = manager.manager.restore(manager.manager.latest_step())
@@ -166,6 +173,55 @@ def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
                                      's': state['batch_stats']['f']}),
                     jax.tree.leaves({'p': later['params']['f'],
                                      's': later['batch_stats']['f']})):
+      np.testing.assert_array_equal(a, b)
+
+
+def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(
+    data_dir, tiny_classifiers):
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  for threshold in (0.0, 0.5):
+    config = _tiny_dtn(data_dir, tiny_classifiers,
+                       **{'model.d.skip_above_accuracy': threshold})
+    method = _built(config)
+    state = steps.init_state(method, jax.random.key(0), jax.tree.map(
+        lambda x: x[0], random_batch(config)))
+    skipped = []
+    for i in range(4):
+      after, metrics = _one_step(method, ('disc', 'gen'), state,
+                                 random_batch(config, i))
+      accuracy = float(metrics['disc/accuracy'][0])
+      skip = float(metrics['disc/skipped'][0])
+      assert skip == float(accuracy > threshold), (threshold, accuracy)
+      assert ('d' in _changed(state, after)) == (not skip)
+      skipped.append(skip)
+      state = after
+    if threshold == 0.0:
+      assert skipped == [1.0] * 4  # D never updates
+  config = _tiny_dtn(data_dir, tiny_classifiers)  # default 1: no rule at all
+  assert _built(config).groups['disc'].skip_if is None
+
+
+def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.g.ema_decay': 0.5})
+  method = _built(config)
+  assert method.averaged_networks == ('g',) and method.ema_decay == 0.5
+  state = steps.init_state(method, jax.random.key(0), jax.tree.map(
+      lambda x: x[0], random_batch(config)))
+  for i in range(3):
+    state, _ = _one_step(method, ('disc', 'gen'), state,
+                         random_batch(config, i))
+  assert set(state['ema']) == {'g'}
+  evaluated = steps.eval_variables(state)['params']
+  assert _changed({'params': {'g': state['params']['g']}},
+                  {'params': {'g': evaluated['g']}}) == {'g'}  # not raw g
+  for a, b in zip(jax.tree.leaves(evaluated['g']),
+                  jax.tree.leaves(state['ema']['g'])):
+    np.testing.assert_array_equal(a, b)
+  for net in ('f', 'd'):  # every other network as trained
+    for a, b in zip(jax.tree.leaves(evaluated[net]),
+                    jax.tree.leaves(state['params'][net])):
       np.testing.assert_array_equal(a, b)
 
 

@@ -154,3 +154,22 @@ def test_example_batch_matches_real_batch_shapes(data_dir):
     for key in ('image', 'label'):
       assert example[domain][key].shape == real[domain][key].shape[1:]
       assert example[domain][key].dtype == real[domain][key].dtype
+
+
+def test_excluded_labels_never_appear_in_a_training_batch(data_dir):
+  config = two_domain_config(data_dir, per_device=16)
+  config.data.source.exclude_labels = (3,)
+  config.data.target.exclude_labels = (3, 7)
+  seen = {'source': set(), 'target': set()}
+  for batch in take(pipeline.train_iterator(config, num_devices=1, seed=0),
+                    30):
+    for domain in seen:
+      seen[domain] |= set(np.unique(batch[domain]['label']).tolist())
+  assert seen['source'] == set(range(10)) - {3}
+  assert seen['target'] == set(range(10)) - {3, 7}
+  # Evaluation splits keep every label; only_labels picks some.
+  threes = [b['label'][b['mask'] > 0] for b in pipeline.eval_iterator(
+      config.data, 'uci_digits', 'test', num_devices=1, per_device_batch=50,
+      only_labels=(3,))]
+  threes = np.concatenate(threes)
+  assert len(threes) > 0 and set(threes.tolist()) == {3}

@@ -237,7 +237,7 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
 
   def run_tool(*args):
     return subprocess.run(
-        [sys.executable, '-m', 'xdomain.tools.sigan_table',
+        [sys.executable, '-m', 'xdomain.tools.table',
          '--config=configs/sigan_synth_mnist.py:tiny',
          f'--workdir={tmp_path}', f'--config.data.data_dir={data_dir}',
          f'--config.model.f_checkpoint={f_path}',
@@ -252,11 +252,13 @@ def test_ablation_table_tool_writes_markdown_and_csv(data_dir,
   assert [(r['row'], r['seed']) for r in rows] == [
       ('SIGAN', '0'), ('SIGAN', '1'), ('without L_TV', '0'),
       ('without L_TV', '1'), ('source only', '')]
-  assert [float(r['gamma']) for r in rows[:4]] == [1e-4, 1e-4, 0.0, 0.0]
+  assert [r['overrides'] for r in rows[:4]] == ['', '', 'loss.gamma=0.0',
+                                                 'loss.gamma=0.0']
   assert all(r['steps'] == '3' for r in rows[:4])
+  assert all(0 <= float(r['adaptation_accuracy']) <= 1 for r in rows)
   table = (tmp_path / 'table.md').read_text()
   assert '| SIGAN |' in table and '83.41 %' in table
-  assert '| source only |' in table and '60.21 %' in table
+  assert '| source only (f on target test) |' in table and '60.21 %' in table
   # One run per seed, each in its own workdir: different parameters.
   import json  # pylint: disable=g-import-not-at-top
   prints = [json.loads((tmp_path / 'sigan' / f'seed_{k}' /
@@ -282,11 +284,12 @@ def test_table_orderings_against_the_papers():
   # In a subprocess: the tool defines absl flags (--config) at import, as
   # xdomain.main does.
   code = (
-      'from xdomain.tools import sigan_table as t\n'
+      'from xdomain.tools import table as t\n'
+      'from xdomain.methods import sigan\n'
       "r = [{'row': 'SIGAN', 'adaptation_accuracy': a} for a in (0.8, 0.82)]"
       '\n'
       "r.append({'row': 'without L_GAN', 'adaptation_accuracy': 0.85})\n"
-      'print(t.orderings(r, source_only_accuracy=0.75))\n')
+      'print(t.orderings(sigan.TABLE, r, source_only_accuracy=0.75))\n')
   text = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
                         capture_output=True, text=True).stdout
   # Paper: SIGAN 83.41 > source only 60.21 > without L_GAN 32.60.

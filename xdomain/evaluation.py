@@ -34,14 +34,16 @@ def classifier_accuracy(counter, replicated_variables, data_config, name: str,
                         split: str, per_device_batch: int,
                         limit: Optional[int] = None,
                         process_index: int = 0,
-                        process_count: int = 1) -> float:
-  """Accuracy over `name`'s `split`, via a counter from `make_counter`."""
+                        process_count: int = 1, only_labels=()) -> float:
+  """Accuracy over `name`'s `split` (its examples labelled in
+  `only_labels`, if given), via a counter from `make_counter`."""
   num_devices = jax.local_device_count()
   totals = np.zeros(2, np.float64)
   for batch in pipeline.eval_iterator(
       data_config, name, split, num_devices=num_devices,
       per_device_batch=per_device_batch, limit=limit,
-      process_index=process_index, process_count=process_count):
+      process_index=process_index, process_count=process_count,
+      only_labels=only_labels):
     totals += np.asarray(counter(replicated_variables, batch)[0])
   if totals[1] == 0:
     raise ValueError(f'Evaluation split {name}:{split} is empty.')

@@ -42,3 +42,11 @@ def write_bytes(path: str, data: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
   write_bytes(path, text.encode())
+
+
+def exists(path: str) -> bool:
+  return epath.Path(path).exists()
+
+
+def read_text(path: str) -> str:
+  return epath.Path(path).read_text()

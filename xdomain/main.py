@@ -19,11 +19,10 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from xdomain import config_lib
+from xdomain import chain
 from xdomain import distributed
 from xdomain import errors
 from xdomain import platform_defaults
-from xdomain.data import datasets
 
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Directory for checkpoints, logs and results.')
@@ -48,42 +47,7 @@ def _quiet_orbax_info(record) -> bool:
   return 'orbax' not in record.pathname or record.levelno >= std_logging.WARNING
 
 
-def _missing_prerequisites(config):
-  """(name, prerequisite) pairs whose export does not exist yet."""
-  missing = []
-  prerequisites = config.get('prerequisites', {})
-  if prerequisites:  # imports JAX: only when there is something to check
-    from xdomain.methods import classifier  # pylint: disable=g-import-not-at-top
-  for name, pre in prerequisites.items():
-    export = classifier.export_path(pre.config, pre.workdir)
-    if os.path.isdir(export):
-      logging.info('Prerequisite %r: using the export at %s.', name, export)
-    else:
-      missing.append((name, pre))
-  return missing
-
-
-def run(config, workdir: str):
-  """Validates, prepares data, trains missing prerequisites (e.g. f and the
-  evaluator, `config.prerequisites`), then trains; returns final metrics."""
-  config_lib.validate(config)
-  missing = _missing_prerequisites(config)
-  for _, pre in missing:  # every config checked before anything trains
-    config_lib.validate(pre.config)
-  datasets.prepare_all(config.data)
-  for name, pre in missing:
-    logging.info('Prerequisite %r: no export yet; training it in %s.', name,
-                 pre.workdir)
-    print(f'Training prerequisite {name!r} in {pre.workdir} ...', flush=True)
-    run(pre.config, pre.workdir)
-  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf
-  import tensorflow_datasets as tfds
-  from xdomain import train
-  # pylint: enable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')  # TF must not take JAX's GPUs.
-  tfds.disable_progress_bar()
-  return train.train_and_evaluate(config, workdir)
+run = chain.run  # validate, prepare data, train prerequisites, train
 
 
 def main(argv):

@@ -11,7 +11,9 @@ result does not depend on the number of devices.
 
 State is a dict keyed by network and group:
   {'step': int32, 'params': {net: ...}, 'batch_stats': {net: ...},
-   'opt': {group: optax state}}
+   'opt': {group: optax state}[, 'ema': {net: averaged params}]}
+'ema' exists when the method averages some networks' parameters
+(`Method.averaged_networks`); `eval_variables` reads those averages.
 """
 
 from typing import Any, Dict, Mapping
@@ -36,6 +38,8 @@ def init_state(method: base.Method, rng: jax.Array,
          for name, group in method.groups.items()}
   state = {'step': jnp.zeros((), jnp.int32), 'params': params,
            'batch_stats': variables.get('batch_stats', {}), 'opt': opt}
+  if _averages(method):
+    state['ema'] = {n: params[n] for n in method.averaged_networks}
   # Host arrays: no weakly-typed leaves (e.g. optimizer counters), whose
   # strongly-typed outputs would make the compiled step retrace at step 2.
   return jax.tree.map(np.asarray, state)
@@ -112,11 +116,20 @@ def _group_update(group: base.UpdateGroup, params, batch_stats, opt_state,
     (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(
         own, *extra)
   grads = jax.lax.pmean(grads, AXIS)
-  updates, opt_state = group.optimizer.update(grads, opt_state, own)
-  own = optax.apply_updates(own, updates)
+  updates, new_opt_state = group.optimizer.update(grads, opt_state, own)
+  new_own = optax.apply_updates(own, updates)
+  new_stats = aux.get('batch_stats', {})
   metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
              **aux.get('metrics', {})}
-  return own, aux.get('batch_stats', {}), opt_state, metrics
+  if group.skip_if is not None:  # e.g. a thresholded D (UpdateGroup.skip_if)
+    skip = jnp.asarray(group.skip_if(jax.lax.pmean(metrics, AXIS)), bool)
+    keep_old = lambda new, old: jax.tree.map(
+        lambda n, o: jnp.where(skip, o, n), new, old)
+    new_own = keep_old(new_own, own)
+    new_opt_state = keep_old(new_opt_state, opt_state)
+    new_stats = keep_old(new_stats, {n: batch_stats[n] for n in new_stats})
+    metrics['skipped'] = skip.astype(jnp.float32)
+  return new_own, new_stats, new_opt_state, metrics
 
 
 # Randomness purposes of the shared forward pass (after the groups').
@@ -146,6 +159,20 @@ def _maybe_update(group: base.UpdateGroup, step, params, batch_stats,
     return own, stats, opt_state, metrics
 
   return jax.lax.cond((step + 1) % group.every == 0, update, skip, None)
+
+
+def _averages(method: base.Method) -> bool:
+  return bool(method.averaged_networks) and method.ema_decay > 0
+
+
+def ema_update(ema, params, step, decay: float):
+  """One step of the parameter average after update number `step` + 1:
+  ema <- d ema + (1 - d) params, d = min(decay, (1 + t) / (10 + t)) (the
+  warm-up of tf.train.ExponentialMovingAverage's num_updates), so early
+  averages are not dominated by the initialisation."""
+  t = step.astype(jnp.float32)
+  d = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
 
 
 def make_train_step(method: base.Method, seed: int, donate: bool = True):
@@ -180,6 +207,10 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
     metrics = jax.lax.pmean(metrics, AXIS)
     new_state = {'step': state['step'] + 1, 'params': params,
                  'batch_stats': batch_stats, 'opt': opt}
+    if _averages(method):
+      new_state['ema'] = ema_update(
+          state['ema'], {n: params[n] for n in method.averaged_networks},
+          state['step'], method.ema_decay)
     return new_state, metrics
 
   return jax.pmap(train_step, axis_name=AXIS,
@@ -187,4 +218,13 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
 
 
 def variables_of(state: State) -> Dict[str, Any]:
+  """The raw (trained) variables of a state."""
   return {'params': state['params'], 'batch_stats': state['batch_stats']}
+
+
+def eval_variables(state: State) -> Dict[str, Any]:
+  """What evaluation and export read: the raw variables with the averaged
+  parameters (state['ema'], where the method keeps them) in place of the
+  raw ones of those networks."""
+  return {'params': {**state['params'], **state.get('ema', {})},
+          'batch_stats': state['batch_stats']}

@@ -19,6 +19,7 @@ import numpy as np
 
 from xdomain import checkpoints
 from xdomain import config_lib
+from xdomain import curves
 from xdomain import errors
 from xdomain import files
 from xdomain import methods
@@ -42,6 +43,35 @@ def _check_finite(metrics: Dict[str, float], step: int,
         f'Non-finite values at step {step}: {bad}. Training stopped; the last '
         f'good checkpoint in {checkpoint_dir} is intact. Lower the learning '
         'rate or the loss weights and restart.')
+
+
+# A discriminator this sure of the fakes for this many log steps in a row
+# gives its generator no gradient to learn from: worth a warning.
+FAKE_ACCURACY_ALARM, FAKE_ACCURACY_PATIENCE = 0.99, 5
+
+
+class _FakeAccuracyWatch:
+  """Counts consecutive log steps with a discriminator's accuracy on fakes
+  above FAKE_ACCURACY_ALARM; logs one warning when the run reaches
+  FAKE_ACCURACY_PATIENCE of them (again after each recovery)."""
+
+  def __init__(self, names):
+    self.streak = {name: 0 for name in names}
+
+  def update(self, step: int, scalars: Dict[str, float]) -> None:
+    for name in self.streak:
+      if name not in scalars:
+        continue
+      above = scalars[name] > FAKE_ACCURACY_ALARM
+      self.streak[name] = self.streak[name] + 1 if above else 0
+      if self.streak[name] == FAKE_ACCURACY_PATIENCE:
+        logging.warning(
+            'Step %d: %s has stayed above %.0f %% for %d log steps: the '
+            'discriminator wins and its generator gets little signal. Look '
+            'at curves.png and the sample grid; consider a weaker or '
+            'thresholded D, more generator updates per D update, or lower '
+            'D learning rate.', step, name, 100 * FAKE_ACCURACY_ALARM,
+            FAKE_ACCURACY_PATIENCE)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -91,11 +121,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   host_state = state  # host copy; refreshed at every checkpoint/eval step,
   # which includes the last one, so it is current after the loop
 
+  fake_watch = _FakeAccuracyWatch(method.fake_accuracy_metrics)
+
   def evaluate(step: int, host_state):
     nonlocal eval_metrics
-    eval_metrics = method.evaluate(steps.variables_of(host_state), step)
-    writer.write_scalars(step, {f'eval/{k}': v
-                                for k, v in eval_metrics.items()})
+    eval_metrics = method.evaluate(steps.eval_variables(host_state), step)
+    eval_scalars = {f'eval/{k}': v for k, v in eval_metrics.items()}
+    writer.write_scalars(step, eval_scalars)
+    if is_main:
+      curves.append(workdir, step, eval_scalars)
+      curves.plot(workdir)
     if method.best_metric:
       checkpointer.save_if_best(step, host_state, method.best_metric,
                                 eval_metrics)
@@ -123,6 +158,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       scalars['eta_seconds'] = (num_steps - step) * global_batch / max(rate,
                                                                        1e-9)
       writer.write_scalars(step, scalars)
+      fake_watch.update(step, scalars)
+      if is_main:
+        curves.append(workdir, step, scalars)
       t_log, step_log = now, step
     if is_checkpoint or is_eval:
       host_state = steps.to_host(replicated)  # one copy for both
@@ -134,7 +172,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if not eval_metrics:  # resumed at or past the end: evaluate what we have
     evaluate(start_step, host_state)
   if method.export is not None:
-    method.export(steps.variables_of(host_state), eval_metrics)
+    method.export(steps.eval_variables(host_state), eval_metrics)
   writer.flush()
   checkpointer.close()
   return eval_metrics

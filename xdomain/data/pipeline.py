@@ -80,6 +80,17 @@ def _decoded(data: ml_collections.ConfigDict, name: str, split: str,
   return ds
 
 
+def _keep_labels(ds: tf.data.Dataset, exclude=(), only=()) -> tf.data.Dataset:
+  """Drops the examples whose label is in `exclude`, or not in `only`."""
+  if exclude:
+    excluded = tf.constant(list(exclude), tf.int32)
+    ds = ds.filter(lambda ex: tf.reduce_all(ex['label'] != excluded))
+  if only:
+    kept = tf.constant(list(only), tf.int32)
+    ds = ds.filter(lambda ex: tf.reduce_any(ex['label'] == kept))
+  return ds
+
+
 def domain_train_dataset(data: ml_collections.ConfigDict,
                          domain: ml_collections.ConfigDict, *, host_batch: int,
                          seed: int, process_index: int = 0,
@@ -88,10 +99,13 @@ def domain_train_dataset(data: ml_collections.ConfigDict,
   """Endless shuffled float batches of one domain's training split.
 
   `skip_batches` starts the stream where a run that stopped after that many
-  batches left off: the same elements, the same augmentations.
+  batches left off: the same elements, the same augmentations. Labels in
+  `domain.exclude_labels` never reach a batch (DTN's unseen-digit
+  experiment); evaluation splits keep every label.
   """
   ds = _decoded(data, domain.name, domain.train_split, process_index,
                 process_count)
+  ds = _keep_labels(ds, exclude=tuple(domain.get('exclude_labels', ())))
   buffer = data.shuffle_buffer
   ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
   ds = ds.enumerate().skip(skip_batches * host_batch)  # before any mapping
@@ -145,13 +159,16 @@ def train_iterator(config: ml_collections.ConfigDict, *, num_devices: int,
 def eval_iterator(data: ml_collections.ConfigDict, name: str, split: str, *,
                   num_devices: int, per_device_batch: int,
                   process_index: int = 0, process_count: int = 1,
-                  limit: Optional[int] = None) -> Iterator[Dict[str, np.ndarray]]:
-  """One pass over a split, in order, padded to full batches.
+                  limit: Optional[int] = None,
+                  only_labels=()) -> Iterator[Dict[str, np.ndarray]]:
+  """One pass over a split, in order, padded to full batches (of the
+  examples labelled in `only_labels`, if given).
 
   Batches carry `mask` (1 for real examples, 0 for padding) so that metrics
   count every example exactly once.
   """
-  ds = _decoded(data, name, split, process_index, process_count)
+  ds = _keep_labels(_decoded(data, name, split, process_index, process_count),
+                    only=tuple(only_labels))
   if limit:
     ds = ds.take(limit)
   host_batch = num_devices * per_device_batch

@@ -19,6 +19,13 @@ REGISTRY: Dict[str, Builder] = {
 }
 
 
+# Results tables the methods declare (python -m xdomain.tools.table).
+TABLES: Dict[str, base.Table] = {
+    'dtn': dtn.TABLE,
+    'sigan': sigan.TABLE,
+}
+
+
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   if config.method not in REGISTRY:
     raise errors.ConfigError(f'Unknown method {config.method!r}; known methods: '

@@ -47,12 +47,19 @@ class UpdateGroup:
       skipped, inside the same compiled step, on the others. 1 = always.
     uses_shared: whether the loss reads the method's shared forward pass
       (if not, it gets None and the pass is not recomputed for it).
+    skip_if: optional (metrics) -> bool scalar, on the group's metrics of
+      this iteration's pass before its update, averaged over devices; where
+      true the update is discarded (params, batch stats and optimizer state
+      stay as they were) inside the same compiled step, and the metric
+      'skipped' is 1. E.g. a thresholded D: skip while its accuracy on the
+      batch is above a threshold (XGAN slides).
   """
   networks: Tuple[str, ...]
   loss_fn: LossFn
   optimizer: optax.GradientTransformation
   every: int = 1
   uses_shared: bool = True
+  skip_if: Optional[Callable[[Mapping[str, Any]], Any]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +91,13 @@ class Method:
       kept in addition to the latest.
     shared: an optional forward pass computed once and passed to every
       group's loss function (see the module docstring).
+    averaged_networks, ema_decay: networks whose parameters the loop also
+      keeps as an exponential moving average (decay `ema_decay`, 0 = off;
+      warmed up as min(decay, (1 + t) / (10 + t))); evaluation and export
+      read the averages, training updates the raw parameters.
+    fake_accuracy_metrics: logged metrics (e.g. 'disc/accuracy_fake') that
+      are a discriminator's accuracy on fakes; the loop warns when one stays
+      above 99 % for 5 consecutive log steps.
   """
   init_variables: Callable[[Any, Mapping[str, Any]], Variables]
   groups: Mapping[str, UpdateGroup]
@@ -92,10 +106,50 @@ class Method:
   export: Optional[Callable[[Variables, Dict[str, float]], None]] = None
   best_metric: Optional[str] = None
   shared: Optional[SharedForward] = None
+  averaged_networks: Tuple[str, ...] = ()
+  ema_decay: float = 0.0
+  fake_accuracy_metrics: Tuple[str, ...] = ()
 
   def __post_init__(self):
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise errors.ConfigError(
+          f'the parameter average decay must be in [0, 1), got '
+          f'{self.ema_decay}')
     unknown = [g for g in self.schedule if g not in self.groups]
     if unknown:
       raise errors.ConfigError(
           f'schedule names unknown update groups {unknown}; groups are '
           f'{sorted(self.groups)}')
+
+
+@dataclasses.dataclass(frozen=True)
+class TableRow:
+  """One row of a method's results table (`python -m xdomain.tools.table`):
+  the method's config with `overrides` (dotted keys -> values), and the
+  paper's number for the table's main metric, in % (None: not reported)."""
+  name: str
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  paper: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  """What a method's results table shows.
+
+  Attributes:
+    rows: the rows, the full method first (its ablations, experiments).
+    metrics: results.json metrics shown per row (mean ± std over seeds).
+    main_metric: the one compared with the papers' numbers and ranked.
+    paper_source: where the papers' numbers come from.
+    source_only_paper: the paper's "source only" number (the pretrained
+      f's classifier, `model.f_checkpoint`, on the target test split, no
+      adaptation) in %, None when the method has no such row.
+    source_only_metric: the column its source-only number goes in (the
+      protocol it is comparable with); '' = no source-only row.
+  """
+  rows: Tuple[TableRow, ...]
+  metrics: Tuple[str, ...]
+  main_metric: str
+  paper_source: str = ''
+  source_only_paper: Optional[float] = None
+  source_only_metric: str = ''
