@@ -173,3 +173,27 @@ def test_excluded_labels_never_appear_in_a_training_batch(data_dir):
       only_labels=(3,))]
   threes = np.concatenate(threes)
   assert len(threes) > 0 and set(threes.tolist()) == {3}
+
+
+def test_grey_invert_augmentation_is_grey_or_inverted_and_seeded(data_dir):
+  config = two_domain_config(data_dir, per_device=32)
+  plain = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  config.data.augment_grey_invert = True
+  first = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  again = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  np.testing.assert_array_equal(first['source']['image'],
+                                again['source']['image'])
+  x, y = plain['source']['image'][0], first['source']['image'][0]
+  np.testing.assert_array_equal(plain['source']['label'],
+                                first['source']['label'])
+  kinds = set()
+  for a, b in zip(x, y):
+    grey = np.repeat(a.mean(-1, keepdims=True), 3, -1)
+    for name, candidate in (('same', a), ('inverted', -a), ('grey', grey),
+                            ('grey inverted', -grey)):
+      if np.abs(candidate - b).max() < 2.5 / 127.5:  # uint8 rounding
+        kinds.add(name)
+        break
+    else:
+      raise AssertionError('an augmented image is none of the four kinds')
+  assert len(kinds) >= 3  # p = 1/2 each: 32 images show most kinds

@@ -112,14 +112,32 @@ def domain_train_dataset(data: ml_collections.ConfigDict,
   shift = int(data.augment_translate)
   if shift > 0:
     ds = ds.map(
-        lambda i, ex: {**ex, 'image': random_translate(
-            ex['image'], shift, tf.stack([tf.cast(seed, tf.int64), i]))},
+        lambda i, ex: (i, {**ex, 'image': random_translate(
+            ex['image'], shift, tf.stack([tf.cast(seed, tf.int64), i]))}),
         num_parallel_calls=tf.data.AUTOTUNE)
-  else:
-    ds = ds.map(lambda i, ex: ex)
+  if data.get('augment_grey_invert', False):
+    ds = ds.map(
+        lambda i, ex: (i, {**ex, 'image': random_grey_invert(
+            ex['image'], tf.stack([tf.cast(seed, tf.int64) + 7919, i]))}),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.map(lambda i, ex: ex)
   ds = ds.batch(host_batch, drop_remainder=True)
   return ds.map(lambda ex: {**ex, 'image': to_rgb_float(ex['image'])},
                 num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def random_grey_invert(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """uint8 [H, W, C]: grey (all channels their mean) with probability 1/2,
+  then inverted (255 - x) with probability 1/2, stateless in `seed`: makes a
+  classifier trained on coloured digits read shape, not colour or
+  polarity."""
+  draws = tf.random.stateless_uniform([2], seed=seed)
+  x = tf.cast(image, tf.float32)
+  grey = tf.repeat(tf.reduce_mean(x, axis=-1, keepdims=True),
+                   tf.shape(x)[-1], axis=-1)
+  x = tf.where(draws[0] < 0.5, grey, x)
+  x = tf.where(draws[1] < 0.5, 255.0 - x, x)
+  return tf.cast(tf.round(x), tf.uint8)
 
 
 def _shard_for_devices(batch: Dict[str, np.ndarray],
