@@ -112,6 +112,15 @@ def test_tiny_dtn_runs_end_to_end_and_keeps_f_frozen(data_dir,
   history = curves.read(str(tmp_path))
   assert [s for s, _ in history['eval/translated_accuracy']] == [3]
   assert 'disc/accuracy_fake' in history and 'gen/L_CONST' in history
+  if not overrides:  # the error tool reads the finished run
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    result = subprocess.run(
+        [sys.executable, '-m', 'xdomain.tools.translation_errors',
+         f'--workdir={tmp_path}', '--limit=64'], cwd=REPO, check=False,
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith('all  n=64  evaluator=')
   _, f_variables, _ = checkpoints.load_classifier(tiny_classifiers[0])
   manager = checkpoints.TrainCheckpointer(str(tmp_path))
   state = manager.manager.restore(manager.manager.latest_step())
@@ -174,6 +183,17 @@ def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
                     jax.tree.leaves({'p': later['params']['f'],
                                      's': later['batch_stats']['f']})):
       np.testing.assert_array_equal(a, b)
+
+
+def test_per_class_report_hand_computed():
+  from xdomain import evaluation  # pylint: disable=g-import-not-at-top
+  labels = np.array([4, 4, 4, 7])
+  lines = evaluation.per_class_report(
+      labels, evaluator_preds=np.array([5, 5, 4, 7]),
+      f_preds=np.array([4, 4, 4, 1]))
+  assert lines == ['all  n=4  evaluator=0.5000  f=0.7500',
+                   '4    n=3  evaluator=0.3333  f=1.0000  read as 5',
+                   '7    n=1  evaluator=1.0000  f=0.0000  read as -']
 
 
 def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(

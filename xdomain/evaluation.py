@@ -129,3 +129,21 @@ def save_translation_grid(translate_fn, config, directory: str, step: int,
   files.makedirs(directory)
   image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
   image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)
+
+
+def per_class_report(labels, evaluator_preds, f_preds):
+  """Report lines of translated images read by two classifiers: overall,
+  then per class: examples, the evaluator's accuracy, f's accuracy, and the
+  label the evaluator most often gives instead."""
+  lines = [f'all  n={len(labels)}  evaluator={np.mean(evaluator_preds == labels):.4f}'
+           f'  f={np.mean(f_preds == labels):.4f}']
+  for c in range(10):
+    mine = labels == c
+    if not mine.any():
+      continue
+    wrong = evaluator_preds[mine & (evaluator_preds != c)]
+    common = int(np.bincount(wrong, minlength=10).argmax()) if len(wrong) else '-'
+    lines.append(f'{c}    n={int(mine.sum())}  '
+                 f'evaluator={np.mean(evaluator_preds[mine] == c):.4f}  '
+                 f'f={np.mean(f_preds[mine] == c):.4f}  read as {common}')
+  return lines

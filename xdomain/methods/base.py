@@ -98,6 +98,8 @@ class Method:
     fake_accuracy_metrics: logged metrics (e.g. 'disc/accuracy_fake') that
       are a discriminator's accuracy on fakes; the loop warns when one stays
       above 99 % for 5 consecutive log steps.
+    translate: for translation methods, (variables, images) -> translated
+      images (3-channel, [-1, 1]), what evaluation scores; read by tools.
   """
   init_variables: Callable[[Any, Mapping[str, Any]], Variables]
   groups: Mapping[str, UpdateGroup]
@@ -109,6 +111,7 @@ class Method:
   averaged_networks: Tuple[str, ...] = ()
   ema_decay: float = 0.0
   fake_accuracy_metrics: Tuple[str, ...] = ()
+  translate: Optional[Callable[[Variables, Any], Any]] = None
 
   def __post_init__(self):
     if not 0.0 <= self.ema_decay < 1.0:

@@ -140,6 +140,13 @@ class _Networks:
     return logits, updates['batch_stats']
 
 
+def translator(config: ml_collections.ConfigDict):
+  """(translate, method): G as a function of (variables, images), and the
+  built method (for its state's layout), e.g. for tools reading a run."""
+  method = build(config, os.path.join('/tmp', 'xdomain_translator'))
+  return method.translate, method
+
+
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   f_module, f_variables, f_meta = checkpoints.load_required_classifier(
       config.model.f_checkpoint, 'DTN', 'the pretrained f',
@@ -303,4 +310,5 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                      # Evaluation reads the averaged weights of G (model.g.ema_decay > 0).
                      averaged_networks=generator_networks,
                      ema_decay=float(config.model.g.ema_decay),
-                     fake_accuracy_metrics=('disc/accuracy_fake',))
+                     fake_accuracy_metrics=('disc/accuracy_fake',),
+                     translate=translate)
