@@ -27,16 +27,10 @@ def get_config(variant: str = ''):
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       # The paper's choice: DTN sees MNIST test images (unlabelled).
       target=config_lib.domain('mnist', train_split='test', test_split='test'),
-      f_checkpoint=f'{F_WORKDIR}/classifier',
-      evaluator_checkpoint=f'{EVALUATOR_WORKDIR}/classifier')
-  f = config_lib.dtn_f_config('svhn_cropped', 'mnist:test',
-                              num_train_steps=20_000, batch=100,
-                              variant='strided')  # yunjey's length and batch
-  f.data.source.train_split = 'extra'
-  config_lib.with_prerequisites(
-      config, f=(F_WORKDIR, f),
-      evaluator=(EVALUATOR_WORKDIR, config_lib.classifier_config(
-          'mnist', num_train_steps=2000, batch=128, variant='strided',
-          augment_translate=2, warmup_steps=200)))
+      f_checkpoint='', evaluator_checkpoint='')
+  # f on SVHN extra, yunjey's length and batch.
+  config_lib.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
+                               f_steps=20_000, f_batch=100,
+                               f_train_split='extra')
   config_lib.dtn_recipe(config)
   return config_lib.dtn_variant(config, variant)

@@ -22,16 +22,9 @@ def get_config(variant: str = ''):
   config = config_lib.dtn_config(
       source=config_lib.domain('mnist', 'train', 'test'),
       target=config_lib.domain('synth_digits', 'train', 'test'),
-      f_checkpoint=f'{F_WORKDIR}/classifier',
-      evaluator_checkpoint=f'{EVALUATOR_WORKDIR}/classifier')
-  config_lib.with_prerequisites(
-      config,
-      f=(F_WORKDIR, config_lib.dtn_f_config(
-          'mnist', 'synth_digits:test', num_train_steps=1500, batch=128,
-          variant='strided', warmup_steps=200)),
-      evaluator=(EVALUATOR_WORKDIR, config_lib.classifier_config(
-          'synth_digits', num_train_steps=1500, batch=128, variant='strided',
-          warmup_steps=200)))
+      f_checkpoint='', evaluator_checkpoint='')
+  config_lib.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
+                               evaluator_steps=1500, evaluator_augment=0)
   config_lib.dtn_recipe(config)
   config.model.g.channels = 3
   return config_lib.dtn_variant(config, variant)

@@ -97,6 +97,31 @@ def with_prerequisites(config: ml_collections.ConfigDict,
   return config
 
 
+def dtn_prerequisites(config: ml_collections.ConfigDict, f_workdir: str,
+                      evaluator_workdir: str, f_steps: int = 1500,
+                      f_batch: int = 128, evaluator_steps: int = 2000,
+                      evaluator_augment: int = 2,
+                      f_train_split: str = 'train'
+                      ) -> ml_collections.ConfigDict:
+  """A DTN config's prerequisites, trained on the spot when missing: f (the
+  recipe's, `dtn_f_config`) on the source's labels, scored on the target
+  test split too, and the evaluator (f's family) on the target's training
+  labels only; points model.f_checkpoint / eval.evaluator_checkpoint at
+  their exports."""
+  source, target = config.data.source, config.data.target
+  f = dtn_f_config(source.name, f'{target.name}:{target.test_split}',
+                   f_steps, f_batch, variant='strided', warmup_steps=200)
+  f.data.source.train_split = f_train_split
+  evaluator = classifier_config(target.name, evaluator_steps, 128,
+                                variant='strided',
+                                augment_translate=evaluator_augment,
+                                warmup_steps=200)
+  config.model.f_checkpoint = f'{f_workdir}/classifier'
+  config.eval.evaluator_checkpoint = f'{evaluator_workdir}/classifier'
+  return with_prerequisites(config, f=(f_workdir, f),
+                            evaluator=(evaluator_workdir, evaluator))
+
+
 def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.method = ''
