@@ -201,7 +201,9 @@ def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(
   from xdomain import steps  # pylint: disable=g-import-not-at-top
   for threshold in (0.0, 0.5):
     config = _tiny_dtn(data_dir, tiny_classifiers,
-                       **{'model.d.skip_above_accuracy': threshold})
+                       **{'model.d.skip_above_accuracy': threshold,
+                          # a learning rate that stays > 0 for 4 steps
+                          'optim.disc.schedule': 'constant'})
     method = _built(config)
     state = steps.init_state(method, jax.random.key(0), jax.tree.map(
         lambda x: x[0], random_batch(config)))
@@ -304,8 +306,13 @@ def test_dtn_resume_gives_the_uninterrupted_fingerprint(data_dir,
                                                         tiny_classifiers,
                                                         tmp_path):
   import json  # pylint: disable=g-import-not-at-top
+  # The interruption is simulated by a shorter num_train_steps, which would
+  # also shorten a learning-rate decay over the run: constant rates here
+  # (the averaged g, in the state, is restored and checked all the same).
   overrides = {'num_train_steps': 4, 'checkpoint_every_steps': 2,
-               'eval_every_steps': 4, 'log_every_steps': 2}
+               'eval_every_steps': 4, 'log_every_steps': 2,
+               'optim.disc.schedule': 'constant',
+               'optim.gen.schedule': 'constant'}
   train.train_and_evaluate(_tiny_dtn(data_dir, tiny_classifiers, **overrides),
                            str(tmp_path / 'straight'))
   # Interrupted after step 2 (its checkpoint written), then the same command.
