@@ -103,6 +103,15 @@ def knn_accuracy(translate_fn, data_config, labelled, queries, k: int,
   return correct / total
 
 
+def pairs_sheet(source, translated, rows: int, cols: int) -> np.ndarray:
+  """One image of `rows` x `cols` pairs: each row of source images [N, 32,
+  32, 3] above the same row of their translations (N = rows * cols)."""
+  pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
+                    translated.reshape(rows, cols, 32, 32, 3)], axis=1)
+  return image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
+                        scale=2, pad=1)
+
+
 def save_translation_grid(translate_fn, config, directory: str, step: int,
                           write: bool = True) -> None:
   """A fixed grid of source test images (`eval.grid_rows` x `grid_cols`),
@@ -122,10 +131,7 @@ def save_translation_grid(translate_fn, config, directory: str, step: int,
   if not write:
     return
   source = batch['image'].reshape((-1, 32, 32, 3))[:n]
-  pairs = np.stack([source.reshape(rows, cols, 32, 32, 3),
-                    translated.reshape(rows, cols, 32, 32, 3)], axis=1)
-  sheet = image_lib.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
-                         scale=2, pad=1)
+  sheet = pairs_sheet(source, translated, rows, cols)
   files.makedirs(directory)
   image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)
   image_lib.save_png(os.path.join(directory, 'latest.png'), sheet)

@@ -103,13 +103,18 @@ def check_same_config(workdir, config) -> None:
         f'pass another --workdir, or remove that run to retrain it.')
 
 
+def resolved_overrides(base_config, row):
+  """The row's overrides, a callable value evaluated on the base config."""
+  return {k: (v(base_config) if callable(v) else v)
+          for k, v in row.overrides.items()}
+
+
 def row_config(base_config, row, seed):
-  """The base config with the row's overrides (a callable value is a
-  function of the base config) and the seed."""
+  """The base config with the row's (resolved) overrides and the seed."""
   config = base_config.copy_and_resolve_references()
   with config.unlocked():
-    for key, value in row.overrides.items():
-      _set(config, key, value(base_config) if callable(value) else value)
+    for key, value in resolved_overrides(base_config, row).items():
+      _set(config, key, value)
     config.seed = seed
   return config
 
@@ -129,8 +134,7 @@ def run_row(base_config, row, seed, root, metrics):
     chain.run(config, workdir)
     with open(results_path) as f:
       results = json.load(f)
-  overrides = {k: (v(base_config) if callable(v) else v)
-               for k, v in row.overrides.items()}
+  overrides = resolved_overrides(base_config, row)
   return {'row': row.name, 'seed': seed, 'steps': results['step'],
           'wall_seconds': results.get('wall_seconds', ''),
           **{m: results.get(m, '') for m in metrics},

@@ -80,10 +80,7 @@ def main(argv):
     pad = rows * cols - len(wrong)
     src = np.concatenate([got['x'][wrong], np.zeros((pad, 32, 32, 3))])
     out = np.concatenate([got['g'][wrong], np.zeros((pad, 32, 32, 3))])
-    pairs = np.stack([src.reshape(rows, cols, 32, 32, 3),
-                      out.reshape(rows, cols, 32, 32, 3)], axis=1)
-    sheet = images.grid(pairs.reshape(-1, 32, 32, 3), 2 * rows, cols,
-                        scale=2, pad=1)
+    sheet = evaluation.pairs_sheet(src, out, rows, cols)
     path = _OUT.value or os.path.join(workdir, 'samples', 'errors.png')
     images.save_png(path, sheet)
     print(f'wrote {path}: misread sources above their translations')
