@@ -10,6 +10,10 @@
 # Example (8 GPUs, global batch 1024):
 #   launch/gpu.sh configs/dtn_synth_mnist.py runs/dtn_gpu \
 #       --config.data.manual_dir=../shared/data/mnist
+# Exit status: xdomain.main's -- 0 done (also: already finished), 1 bad
+# input (one line naming it), 75 stopped by SIGTERM/SIGINT after saving the
+# step it was in: rerun the same command to resume (README, "Stopping,
+# preemption and requeueing").
 set -euo pipefail
 source "$(dirname "$0")/_common.sh"
 

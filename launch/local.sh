@@ -9,6 +9,10 @@
 # Default: GPU 0 where `nvidia-smi` finds one, else the CPU.
 # Example:
 #   launch/local.sh configs/dtn_quickstart.py runs/quickstart
+# Exit status: xdomain.main's -- 0 done (also: already finished), 1 bad
+# input (one line naming it), 75 stopped by SIGTERM/SIGINT after saving the
+# step it was in: rerun the same command to resume (README, "Stopping,
+# preemption and requeueing").
 set -euo pipefail
 source "$(dirname "$0")/_common.sh"
 

@@ -21,6 +21,11 @@
 #   python -c "from xdomain.data import datasets; datasets.prepare('mnist', \
 #     '/tmp/tfds', '../shared/data/mnist')"
 #   gsutil -m cp -r /tmp/tfds/* gs://BUCKET/tfds/
+# Exit status of step 3: xdomain.main's -- 0 done (also: already finished), 1 bad
+# input (one line naming it), 75 stopped by SIGTERM/SIGINT after saving the
+# step it was in: a spot VM preempted mid-run: rerun
+# this script (same --workdir) to resume (README, "Stopping,
+# preemption and requeueing").
 set -euo pipefail
 source "$(dirname "$0")/_common.sh"
 

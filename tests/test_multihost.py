@@ -1,17 +1,21 @@
 """Multi-host: real processes on 127.0.0.1 (jax.distributed + gloo).
 
-Two processes, one CPU device each, train tiny DTN for a few steps through
-the real loop, each reading its own shard of both domains; they must end
-with the parameters of one process that trains on the same global batches
-(two devices fed the two shards' batches side by side) — also after both
-runs are restarted from their Orbax checkpoints and trained further.
+Two processes, one CPU device each, train tiny DTN through the real loop,
+each reading its own shard of both domains. One of them is sent SIGTERM:
+both must save the same step and exit 75 (JAX's preemption sync point);
+restarted from that checkpoint, they must end with the parameters of one
+process that trains on the same global batches without interruption (two
+devices fed the two shards' batches side by side).
 """
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 import jax
 import numpy as np
@@ -24,10 +28,11 @@ from conftest import REPO
 import pytest
 
 # argv: role ('0', '1' or 'reference'), port, data_dir, f, evaluator,
-# workdir, steps
+# workdir, steps[, checkpoint_every, eval_every]
 _WORKER = r'''
 import os, sys
 role, port, data_dir, f_path, evaluator_path, workdir, steps = sys.argv[1:8]
+checkpoint_every, eval_every = map(int, (sys.argv[8:10] or [2, 3]))
 sys.path.insert(0, os.path.join(os.getcwd(), 'tests'))
 from xdomain import distributed
 if role != 'reference':
@@ -48,7 +53,9 @@ config.model.f_checkpoint, config.eval.evaluator_checkpoint = (
     f_path, evaluator_path)
 config.data.shuffle_buffer = 64
 config.num_train_steps = int(steps)
-config.checkpoint_every_steps = 2
+config.checkpoint_every_steps = checkpoint_every
+config.eval_every_steps = eval_every
+config.log_every_steps = 1
 if role == 'reference':
   # Two local devices fed what processes 0 and 1 read from their shards.
   assert jax.local_device_count() == 2
@@ -65,7 +72,12 @@ if role == 'reference':
 else:
   assert (jax.process_count(), jax.local_device_count(),
           jax.device_count()) == (2, 1, 2)
-train.train_and_evaluate(config, workdir)
+from xdomain import errors
+try:
+  train.train_and_evaluate(config, workdir)
+except errors.Preempted as e:  # as xdomain.main does
+  print(f'stopped: {e}', file=sys.stderr, flush=True)
+  sys.exit(e.exit_status)
 print('DONE', jax.process_index(), jax.process_count())
 '''
 
@@ -84,26 +96,57 @@ def _final_params(workdir):
   return state
 
 
-def _train_both_ways(common, tmp_path, steps):
+_ENV = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')
+
+
+class _Worker:
+  """One process of the pair; its output goes to files, not pipes (a full
+  pipe nobody reads would block that process and, in the next collective,
+  its peer)."""
+
+  def __init__(self, index, port, common, workdir, steps, extra):
+    self.out = tempfile.TemporaryFile('w+')
+    self.err = tempfile.TemporaryFile('w+')
+    self.process = subprocess.Popen(
+        [sys.executable, '-c', _WORKER, str(index), port, *common,
+         str(workdir), str(steps), *extra],
+        cwd=REPO, env=_ENV, stdout=self.out, stderr=self.err, text=True)
+
+  def communicate(self, timeout):
+    """Waits; returns (stdout, stderr) as text."""
+    self.process.wait(timeout=timeout)
+    texts = []
+    for f in (self.out, self.err):
+      f.seek(0)
+      texts.append(f.read())
+      f.close()
+    return tuple(texts)
+
+
+def _start_two(common, workdir, steps, *extra):
+  port = str(_free_port())
+  return [_Worker(i, port, common, workdir, steps, extra) for i in range(2)]
+
+
+def _run_reference(common, workdir, steps, *extra):
+  """The one-process run on both shards' batches (two local devices)."""
+  reference = subprocess.run(
+      [sys.executable, '-c', _WORKER, 'reference', '0', *common,
+       str(workdir), str(steps), *extra], cwd=REPO, capture_output=True,
+      text=True, timeout=600, check=False,
+      env=dict(_ENV, XLA_FLAGS='--xla_force_host_platform_device_count=2'))
+  assert reference.returncode == 0, reference.stderr[-4000:]
+
+
+def _train_both_ways(common, tmp_path, steps, *extra):
   """Two processes in tmp_path/two, the one-process reference in
   tmp_path/one, each `steps` steps (resuming what the workdir holds)."""
-  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')
-  port = str(_free_port())
-  procs = [subprocess.Popen(
-      [sys.executable, '-c', _WORKER, str(i), port, *common,
-       str(tmp_path / 'two'), str(steps)],
-      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True) for i in range(2)]
+  procs = _start_two(common, tmp_path / 'two', steps, *extra)
   outputs = [p.communicate(timeout=600) for p in procs]
   for i, (p, (out, err)) in enumerate(zip(procs, outputs)):
-    assert p.returncode == 0, f'process {i}:\n{err[-4000:]}'
+    assert p.process.returncode == 0, f'process {i}:\n{err[-4000:]}'
     assert f'DONE {i} 2' in out
-  reference = subprocess.run(
-      [sys.executable, '-c', _WORKER, 'reference', port, *common,
-       str(tmp_path / 'one'), str(steps)], cwd=REPO, capture_output=True,
-      text=True, timeout=600, check=False,
-      env=dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=2'))
-  assert reference.returncode == 0, reference.stderr[-4000:]
+  _run_reference(common, tmp_path / 'one', steps, *extra)
   return outputs[0][1] + outputs[1][1]
 
 
@@ -118,22 +161,41 @@ def _assert_same_state(two, one, step):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_two_processes_train_like_one_process_on_same_global_batch(
+def test_two_processes_stop_together_on_sigterm_and_resume_like_one(
     data_dir, tiny_classifiers, tmp_path):
-  common = [data_dir, *tiny_classifiers]
-  _train_both_ways(common, tmp_path, steps=3)
+  """SIGTERM to one of two processes: both save the same step and exit 75;
+  restarted, they end with the parameters of one process trained without
+  interruption on the same global batches."""
+  common, steps = [data_dir, *tiny_classifiers], 20
+  rare = ('1000', str(steps))  # no checkpoint, one evaluation, at the end
+  procs = _start_two(common, tmp_path / 'two', steps, *rare)
+  log = tmp_path / 'two' / 'metrics.jsonl'  # process 0 logs every step
+  deadline = time.time() + 300
+  while not (log.exists() and len(log.read_text().splitlines()) >= 3):
+    assert time.time() < deadline and all(
+        p.process.poll() is None for p in procs)
+    time.sleep(0.05)
+  procs[1].process.send_signal(signal.SIGTERM)  # only process 1 is told
+  stopped_at = []
+  for i, p in enumerate(procs):
+    _, err = p.communicate(timeout=300)
+    assert p.process.returncode == 75, f'process {i}:\n{err[-4000:]}'
+    line = [l for l in err.splitlines() if l.startswith('stopped: ')][-1]
+    stopped_at.append(int(line.split(' at step ')[1].split()[0]))
+  assert stopped_at[0] == stopped_at[1] < steps
+  step = stopped_at[0]
+  assert sorted(os.listdir(tmp_path / 'two' / 'checkpoints')) == [str(step)]
+
+  # Restarted, both finish; the result equals an uninterrupted run's: the
+  # one process that trains on the same global batches.
+  logs = _train_both_ways(common, tmp_path, steps, *rare)
+  assert f'Resumed from step {step}.' in logs
   _assert_same_state(_final_params(tmp_path / 'two'),
-                     _final_params(tmp_path / 'one'), 3)
+                     _final_params(tmp_path / 'one'), steps)
   # Process 0 alone wrote the run's files.
   results = json.loads((tmp_path / 'two' / 'results.json').read_text())
-  assert results['step'] == 3
+  assert results['step'] == steps
   assert (tmp_path / 'two' / 'samples' / 'latest.png').exists()
-
-  # Restart both from their checkpoints (step 3) and train to step 5.
-  logs = _train_both_ways(common, tmp_path, steps=5)
-  assert 'Resumed from step 3.' in logs
-  _assert_same_state(_final_params(tmp_path / 'two'),
-                     _final_params(tmp_path / 'one'), 5)
 
 
 def test_process_group_from_flags_environment_or_nothing():

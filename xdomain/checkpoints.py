@@ -1,9 +1,12 @@
 """Orbax checkpoints: the training state, and exported classifiers.
 
 Training state: an Orbax `CheckpointManager` under `<workdir>/checkpoints`,
-saved every `checkpoint_every_steps` and at the end; on start the latest
-readable checkpoint is restored (a corrupt one is reported and the previous
-one used).
+saved every `checkpoint_every_steps`, at the end and on SIGTERM/SIGINT; on
+start the latest readable checkpoint is restored (a corrupt one is reported
+and the previous one used). Saves are synchronous (the loop needs each one
+finished before it goes on, and a failed write must stop the run at once
+rather than leave background threads waiting), idempotent per step, and a
+failed write is one CheckpointError naming the directory.
 
 Exported classifiers (`f`, target evaluators): one Orbax checkpoint holding
 `variables` (params and batch stats) and `metadata` (the model config, the
@@ -37,13 +40,22 @@ class TrainCheckpointer:
     self.directory = os.path.join(files.absolute(workdir), 'checkpoints')
     self.manager = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                             create=True))
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True,
+            enable_async_checkpointing=False))
     self._best = None  # created on the first evaluation
 
   def save(self, step: int, state: Any) -> None:
-    self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
-    self.manager.wait_until_finished()
+    """Saves `state` as `step` (a no-op when that step is already saved).
+
+    Orbax writes into a temporary directory and renames it when complete,
+    so a failed write leaves no half-written step; the failure is raised as
+    a CheckpointError naming the directory and the step still restorable.
+    """
+    if step in self.manager.all_steps():
+      return
+    _save_or_explain(self.manager, step, state, self.directory,
+                     self.manager.latest_step())
 
   def restore_latest(self, template: Any) -> Optional[Any]:
     """The newest readable state, or None when there is no checkpoint."""
@@ -71,10 +83,32 @@ class TrainCheckpointer:
           os.path.join(os.path.dirname(self.directory), 'best'),
           options=ocp.CheckpointManagerOptions(
               max_to_keep=1, create=True, best_fn=lambda m: m[metric],
-              best_mode='max'))
-    self._best.save(step, args=ocp.args.StandardSave(state),
-                    metrics={metric: float(metrics[metric])}, force=True)
-    self._best.wait_until_finished()
+              best_mode='max', enable_async_checkpointing=False))
+    if step in self._best.all_steps():  # e.g. a finished run evaluated again
+      return
+    _save_or_explain(self._best, step, state, str(self._best.directory),
+                     self._best.latest_step(),
+                     metrics={metric: float(metrics[metric])})
+
+
+def _save_or_explain(manager: ocp.CheckpointManager, step: int, state: Any,
+                     directory: str, previous: Optional[int],
+                     **save_kwargs) -> None:
+  """`manager.save` of `step`, waiting for it; a failed write (full disk,
+  no permission, a storage error) becomes one CheckpointError."""
+  try:
+    manager.save(step, args=ocp.args.StandardSave(state), force=True,
+                 **save_kwargs)
+    manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-except
+    kept = (f'the checkpoint of step {previous} there is intact and the '
+            'same command resumes from it' if previous is not None else
+            'no earlier checkpoint exists there')
+    raise CheckpointError(
+        f'Could not write the checkpoint of step {step} to {directory} '
+        f'({type(e).__name__}: {e}). Training stopped; {kept}. Free disk '
+        'space or fix the permissions, then run the same command again.'
+    ) from e
 
 
 def params_fingerprint(params: Any) -> str:

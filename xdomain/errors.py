@@ -19,3 +19,13 @@ class CheckpointError(XdomainError):
 
 class NonFiniteLossError(XdomainError, FloatingPointError):
   """A loss became NaN or Inf."""
+
+
+class Preempted(XdomainError):
+  """The run stopped on SIGTERM/SIGINT after saving the step it was in
+  (`xdomain.preemption`); `xdomain.main` exits with `exit_status`."""
+  exit_status = 75  # EX_TEMPFAIL (sysexits.h): stopped early, rerun resumes
+
+  def __init__(self, message: str, step: int):
+    super().__init__(message)
+    self.step = step

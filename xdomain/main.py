@@ -5,6 +5,11 @@ Override any config field on the command line, e.g.
 
 The config is validated and every dataset it names is prepared before
 TensorFlow and JAX are imported, so bad input fails in seconds.
+
+Exit status: 0 done (also when the run had already finished: rerunning a
+finished workdir changes nothing); 1 bad input, named in one line (config,
+data, checkpoint, non-finite loss); 75 stopped by SIGTERM/SIGINT after
+saving the current step (`xdomain.preemption`): the same command resumes.
 """
 
 import logging as std_logging
@@ -59,6 +64,9 @@ def main(argv):
     distributed.initialize(distributed.process_group(
         _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
     metrics = run(flags.FLAGS.config, _WORKDIR.value)
+  except errors.Preempted as e:  # SIGTERM/SIGINT: saved; rerun resumes
+    print(f'stopped: {e}', file=sys.stderr, flush=True)
+    sys.exit(e.exit_status)
   except errors.XdomainError as e:
     sys.exit(f'error: {type(e).__name__}: {e}')
   summary = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'

@@ -23,6 +23,7 @@ from xdomain import curves
 from xdomain import errors
 from xdomain import files
 from xdomain import methods
+from xdomain import preemption
 from xdomain import steps
 from xdomain.data import datasets
 from xdomain.data import pipeline
@@ -43,6 +44,28 @@ def _check_finite(metrics: Dict[str, float], step: int,
         f'Non-finite values at step {step}: {bad}. Training stopped; the last '
         f'good checkpoint in {checkpoint_dir} is intact. Lower the learning '
         'rate or the loss weights and restart.')
+
+
+_RUN_FIELDS = ('step', 'wall_seconds', 'params_fingerprint')
+
+
+def _recorded_results(workdir: str, state) -> Dict[str, Any]:
+  """The final metrics in <workdir>/results.json if they were computed from
+  `state` (same step, same parameters), else {}. The loop writes that file
+  for the last step only after the export, so a match means the run is
+  complete."""
+  path = os.path.join(workdir, 'results.json')
+  if not files.exists(path):
+    return {}
+  try:
+    results = json.loads(files.read_text(path))
+  except ValueError:
+    return {}
+  if (results.get('step') != int(state['step']) or
+      results.get('params_fingerprint') != checkpoints.params_fingerprint(
+          state['params'])):
+    return {}
+  return {k: v for k, v in results.items() if k not in _RUN_FIELDS}
 
 
 # A discriminator this sure of the fakes for this many log steps in a row
@@ -123,7 +146,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   fake_watch = _FakeAccuracyWatch(method.fake_accuracy_metrics)
 
-  def evaluate(step: int, host_state):
+  def evaluate(step: int, host_state, final: bool = False):
+    """Evaluates, keeps the best checkpoint, writes results.json; `final`:
+    exports first, so that a final results.json means a complete run."""
     nonlocal eval_metrics
     eval_metrics = method.evaluate(steps.eval_variables(host_state), step)
     eval_scalars = {f'eval/{k}': v for k, v in eval_metrics.items()}
@@ -134,6 +159,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if method.best_metric:
       checkpointer.save_if_best(step, host_state, method.best_metric,
                                 eval_metrics)
+    if final and method.export is not None:
+      method.export(steps.eval_variables(host_state), eval_metrics)
     if is_main:
       write_json(os.path.join(workdir, 'results.json'), {
           **eval_metrics, 'step': step,
@@ -141,38 +168,57 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           'params_fingerprint': checkpoints.params_fingerprint(
               host_state['params'])})
 
-  for step in range(start_step + 1, num_steps + 1):
-    batch = next(batches)
-    replicated, metrics = train_step(replicated, batch)
-    is_last = step == num_steps
-    is_log = step % config.log_every_steps == 0 or is_last
-    is_checkpoint = step % config.checkpoint_every_steps == 0 or is_last
-    is_eval = step % config.eval_every_steps == 0 or is_last
-    if is_log or is_checkpoint or is_eval:  # never save a state not seen finite
-      scalars = {k: float(v) for k, v in steps.to_host(metrics).items()}
-      _check_finite(scalars, step, checkpointer.directory)
-    if is_log:
-      now = time.time()
-      rate = (step - step_log) * global_batch / max(now - t_log, 1e-9)
-      scalars['images_per_second'] = rate
-      scalars['eta_seconds'] = (num_steps - step) * global_batch / max(rate,
-                                                                       1e-9)
-      writer.write_scalars(step, scalars)
-      fake_watch.update(step, scalars)
-      if is_main:
-        curves.append(workdir, step, scalars)
-      t_log, step_log = now, step
-    if is_checkpoint or is_eval:
-      host_state = steps.to_host(replicated)  # one copy for both
-    if is_checkpoint:
-      checkpointer.save(step, host_state)
-    if is_eval:
-      evaluate(step, host_state)
+  if start_step >= num_steps:  # a finished run, e.g. requeued
+    eval_metrics = _recorded_results(workdir, state)
+    if eval_metrics:
+      logging.info('The run in %s finished at step %d: nothing to do; its '
+                   'results are in results.json.', workdir, start_step)
+    else:  # it stopped before its final evaluation and export
+      evaluate(start_step, state, final=True)
+    writer.flush()
+    checkpointer.close()
+    return eval_metrics
 
-  if not eval_metrics:  # resumed at or past the end: evaluate what we have
-    evaluate(start_step, host_state)
-  if method.export is not None:
-    method.export(steps.eval_variables(host_state), eval_metrics)
+  with preemption.StopSignals() as stop:  # SIGTERM/SIGINT: save, then stop
+    for step in range(start_step + 1, num_steps + 1):
+      batch = next(batches)
+      replicated, metrics = train_step(replicated, batch)
+      stopping = stop.requested(step)
+      is_last = step == num_steps
+      is_log = step % config.log_every_steps == 0 or is_last
+      is_checkpoint = (step % config.checkpoint_every_steps == 0 or is_last
+                       or stopping)
+      is_eval = (step % config.eval_every_steps == 0 or is_last) and not stopping
+      if is_log or is_checkpoint or is_eval:  # never save a state not seen finite
+        scalars = {k: float(v) for k, v in steps.to_host(metrics).items()}
+        _check_finite(scalars, step, checkpointer.directory)
+      if is_log:
+        now = time.time()
+        rate = (step - step_log) * global_batch / max(now - t_log, 1e-9)
+        scalars['images_per_second'] = rate
+        scalars['eta_seconds'] = (num_steps - step) * global_batch / max(
+            rate, 1e-9)
+        writer.write_scalars(step, scalars)
+        fake_watch.update(step, scalars)
+        if is_main:
+          curves.append(workdir, step, scalars)
+        t_log, step_log = now, step
+      if is_checkpoint or is_eval:
+        host_state = steps.to_host(replicated)  # one copy for both
+      if is_checkpoint:
+        checkpointer.save(step, host_state)
+      if is_eval:
+        evaluate(step, host_state, final=is_last)
+      if stopping:
+        writer.flush()
+        checkpointer.close()
+        message = (f'Stopped by {stop.received} at step {step} of '
+                   f'{num_steps}; its checkpoint is saved in '
+                   f'{checkpointer.directory}/{step}. Run the same command '
+                   'to resume from it.')
+        logging.warning(message)
+        raise preemption.Preempted(message, step)
+
   writer.flush()
   checkpointer.close()
   return eval_metrics
