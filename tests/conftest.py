@@ -1,7 +1,10 @@
 """Shared fixtures: a private TFDS data dir with tiny datasets, built once."""
 
 import os
+import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -92,3 +95,48 @@ def random_batch(config, seed=0):
   return {d: {'image': rng.uniform(-1, 1, (1, n, 32, 32, 3)).astype(np.float32),
               'label': rng.randint(0, 10, (1, n)).astype(np.int32)}
           for d in ('source', 'target')}
+
+
+class BackgroundProcess:
+  """A subprocess whose stdout and stderr go to files, not pipes: a pipe
+  nobody reads fills up and blocks the process (and, in a multi-process
+  run, its peers in their next collective)."""
+
+  def __init__(self, args, **popen_kwargs):
+    self._files = [tempfile.TemporaryFile('w+') for _ in range(2)]
+    self.process = subprocess.Popen(args, stdout=self._files[0],
+                                    stderr=self._files[1], text=True,
+                                    **popen_kwargs)
+
+  def communicate(self, timeout):
+    """Waits for the process; returns (stdout, stderr) as text."""
+    self.process.wait(timeout=timeout)
+    texts = []
+    for f in self._files:
+      f.seek(0)
+      texts.append(f.read())
+      f.close()
+    return tuple(texts)
+
+
+def wait_for_logged_steps(workdir, count, processes, timeout=300):
+  """Waits until <workdir>/metrics.jsonl holds `count` lines (the loop
+  appends one per log step), failing if a process ends first."""
+  path = os.path.join(str(workdir), 'metrics.jsonl')
+  deadline = time.time() + timeout
+  while True:
+    if os.path.exists(path):
+      with open(path) as f:
+        if sum(1 for _ in f) >= count:
+          return
+    assert time.time() < deadline, f'{count} log steps not reached in time'
+    assert all(p.process.poll() is None for p in processes), (
+        'a process ended before the expected log steps')
+    time.sleep(0.05)
+
+
+def stopped_step(stderr):
+  """(step, line) of the last 'stopped: ... at step N ...' line that
+  `xdomain.main` prints when a signal stopped the run."""
+  line = [l for l in stderr.splitlines() if l.startswith('stopped: ')][-1]
+  return int(line.split(' at step ')[1].split()[0]), line

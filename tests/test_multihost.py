@@ -14,8 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 import jax
 import numpy as np
@@ -23,7 +21,7 @@ import numpy as np
 from xdomain import distributed
 from xdomain import errors
 
-from conftest import REPO
+from conftest import REPO, BackgroundProcess, stopped_step, wait_for_logged_steps
 
 import pytest
 
@@ -99,33 +97,11 @@ def _final_params(workdir):
 _ENV = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')
 
 
-class _Worker:
-  """One process of the pair; its output goes to files, not pipes (a full
-  pipe nobody reads would block that process and, in the next collective,
-  its peer)."""
-
-  def __init__(self, index, port, common, workdir, steps, extra):
-    self.out = tempfile.TemporaryFile('w+')
-    self.err = tempfile.TemporaryFile('w+')
-    self.process = subprocess.Popen(
-        [sys.executable, '-c', _WORKER, str(index), port, *common,
-         str(workdir), str(steps), *extra],
-        cwd=REPO, env=_ENV, stdout=self.out, stderr=self.err, text=True)
-
-  def communicate(self, timeout):
-    """Waits; returns (stdout, stderr) as text."""
-    self.process.wait(timeout=timeout)
-    texts = []
-    for f in (self.out, self.err):
-      f.seek(0)
-      texts.append(f.read())
-      f.close()
-    return tuple(texts)
-
-
 def _start_two(common, workdir, steps, *extra):
   port = str(_free_port())
-  return [_Worker(i, port, common, workdir, steps, extra) for i in range(2)]
+  return [BackgroundProcess(
+      [sys.executable, '-c', _WORKER, str(i), port, *common, str(workdir),
+       str(steps), *extra], cwd=REPO, env=_ENV) for i in range(2)]
 
 
 def _run_reference(common, workdir, steps, *extra):
@@ -169,19 +145,13 @@ def test_two_processes_stop_together_on_sigterm_and_resume_like_one(
   common, steps = [data_dir, *tiny_classifiers], 20
   rare = ('1000', str(steps))  # no checkpoint, one evaluation, at the end
   procs = _start_two(common, tmp_path / 'two', steps, *rare)
-  log = tmp_path / 'two' / 'metrics.jsonl'  # process 0 logs every step
-  deadline = time.time() + 300
-  while not (log.exists() and len(log.read_text().splitlines()) >= 3):
-    assert time.time() < deadline and all(
-        p.process.poll() is None for p in procs)
-    time.sleep(0.05)
+  wait_for_logged_steps(tmp_path / 'two', 3, procs)  # process 0 logs
   procs[1].process.send_signal(signal.SIGTERM)  # only process 1 is told
   stopped_at = []
   for i, p in enumerate(procs):
     _, err = p.communicate(timeout=300)
     assert p.process.returncode == 75, f'process {i}:\n{err[-4000:]}'
-    line = [l for l in err.splitlines() if l.startswith('stopped: ')][-1]
-    stopped_at.append(int(line.split(' at step ')[1].split()[0]))
+    stopped_at.append(stopped_step(err)[0])
   assert stopped_at[0] == stopped_at[1] < steps
   step = stopped_at[0]
   assert sorted(os.listdir(tmp_path / 'two' / 'checkpoints')) == [str(step)]

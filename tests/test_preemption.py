@@ -18,7 +18,8 @@ from xdomain import checkpoints
 from xdomain import errors
 from xdomain import preemption
 from xdomain import train
-from conftest import REPO, tiny_classifier_config
+from conftest import (REPO, BackgroundProcess, stopped_step,
+                      tiny_classifier_config, wait_for_logged_steps)
 
 STEPS = 60
 
@@ -44,14 +45,6 @@ def _cli(overrides, workdir):
           *[f'--config.{k}={v}' for k, v in overrides.items()]]
 
 
-def _logged_steps(workdir) -> int:
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return 0
-  with open(path) as f:
-    return sum(1 for _ in f)
-
-
 def _tree_digest(*directories) -> dict:
   """path -> (sha256, mtime) of every file under `directories`."""
   out = {}
@@ -74,21 +67,14 @@ def test_sigterm_saves_its_step_resume_is_bit_identical_rerun_is_harmless(
     data_dir, tiny_classifiers, tmp_path):
   overrides = _quickstart_overrides(data_dir, tiny_classifiers)
   stopped, straight = str(tmp_path / 'stopped'), str(tmp_path / 'straight')
-  uninterrupted = subprocess.Popen(_cli(overrides, straight), cwd=REPO,
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-  process = subprocess.Popen(_cli(overrides, stopped), cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-  deadline = time.time() + 300
-  while _logged_steps(stopped) < 3 and process.poll() is None:
-    assert time.time() < deadline, 'no step logged in 300 s'
-    time.sleep(0.05)
-  process.send_signal(signal.SIGTERM)
+  uninterrupted = BackgroundProcess(_cli(overrides, straight), cwd=REPO)
+  process = BackgroundProcess(_cli(overrides, stopped), cwd=REPO)
+  wait_for_logged_steps(stopped, 3, [process])
+  process.process.send_signal(signal.SIGTERM)
   _, stderr = process.communicate(timeout=300)
-  assert process.returncode == preemption.EXIT_STATUS == 75, stderr[-3000:]
-  line = [l for l in stderr.splitlines() if l.startswith('stopped: ')][-1]
-  step = int(line.split(' at step ')[1].split()[0])
+  assert process.process.returncode == preemption.EXIT_STATUS == 75, (
+      stderr[-3000:])
+  step, line = stopped_step(stderr)
   assert 3 <= step < STEPS  # an arbitrary step, not a periodic checkpoint
   manager = checkpoints.TrainCheckpointer(stopped)
   assert manager.manager.all_steps() == [step]
@@ -101,7 +87,7 @@ def test_sigterm_saves_its_step_resume_is_bit_identical_rerun_is_harmless(
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert f'Resumed from step {step}.' in resumed.stderr
   _, stderr = uninterrupted.communicate(timeout=300)
-  assert uninterrupted.returncode == 0, stderr[-3000:]
+  assert uninterrupted.process.returncode == 0, stderr[-3000:]
   assert _fingerprint(stopped) == _fingerprint(straight)
 
   # The same command on the finished run: exit 0, nothing written.

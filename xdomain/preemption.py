@@ -27,7 +27,6 @@ from jax.experimental import multihost_utils
 
 from xdomain import errors
 
-Preempted = errors.Preempted
 EXIT_STATUS = errors.Preempted.exit_status  # 75, EX_TEMPFAIL
 
 

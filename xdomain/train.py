@@ -179,7 +179,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     checkpointer.close()
     return eval_metrics
 
-  with preemption.StopSignals() as stop:  # SIGTERM/SIGINT: save, then stop
+  stopped_at = None  # the step a SIGTERM/SIGINT stopped the run at
+  with preemption.StopSignals() as stop:  # SIGTERM/SIGINT: save, stop
     for step in range(start_step + 1, num_steps + 1):
       batch = next(batches)
       replicated, metrics = train_step(replicated, batch)
@@ -188,7 +189,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       is_log = step % config.log_every_steps == 0 or is_last
       is_checkpoint = (step % config.checkpoint_every_steps == 0 or is_last
                        or stopping)
-      is_eval = (step % config.eval_every_steps == 0 or is_last) and not stopping
+      is_eval = ((step % config.eval_every_steps == 0 or is_last)
+                 and not stopping)
       if is_log or is_checkpoint or is_eval:  # never save a state not seen finite
         scalars = {k: float(v) for k, v in steps.to_host(metrics).items()}
         _check_finite(scalars, step, checkpointer.directory)
@@ -210,15 +212,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if is_eval:
         evaluate(step, host_state, final=is_last)
       if stopping:
-        writer.flush()
-        checkpointer.close()
-        message = (f'Stopped by {stop.received} at step {step} of '
-                   f'{num_steps}; its checkpoint is saved in '
-                   f'{checkpointer.directory}/{step}. Run the same command '
-                   'to resume from it.')
-        logging.warning(message)
-        raise preemption.Preempted(message, step)
+        stopped_at = step
+        break
 
   writer.flush()
   checkpointer.close()
+  if stopped_at is not None:
+    message = (f'Stopped by {stop.received} at step {stopped_at} of '
+               f'{num_steps}; its checkpoint is saved in '
+               f'{checkpointer.directory}/{stopped_at}. Run the same command '
+               'to resume from it.')
+    logging.warning(message)
+    raise errors.Preempted(message, stopped_at)
   return eval_metrics
