@@ -185,6 +185,53 @@ def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
       np.testing.assert_array_equal(a, b)
 
 
+def test_f_tune_updates_only_f_every_kth_iteration_on_l_const(
+    data_dir, tiny_classifiers):
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.f_tune_every': 2,
+                        'optim.f.schedule': 'constant'})
+  method = _built(config)
+  assert method.schedule == tuple(config.schedule) + ('f',)
+  batch = random_batch(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], batch))
+  alone = []
+  for i in range(4):  # f alone: it updates on iterations 2 and 4 only
+    after, metrics = _one_step(method, ('f',), state, random_batch(config, i))
+    alone.append((_changed(state, after), float(metrics['f/updated'][0])))
+    for a, b in zip(jax.tree.leaves(state['batch_stats']['f']),
+                    jax.tree.leaves(after['batch_stats']['f'])):
+      np.testing.assert_array_equal(a, b)  # f's batch norm stays frozen
+    state = after
+  assert alone == [(set(), 0.0), ({'f'}, 1.0), (set(), 0.0), ({'f'}, 1.0)]
+  # Its loss is L_CONST = mean (f(x) - f(G(x)))^2 of the current f and G.
+  params, stats = state['params'], state['batch_stats']
+
+  def loss_and_by_hand(one):  # one device's batch (batch norm's axis bound)
+    fakes, _ = method.shared.fn(params, stats, one, None)
+    loss, _ = method.groups['f'].loss_fn(params, stats, one, None, fakes)
+    f_apply = lambda x: method_f(config, params, stats, x)
+    n = one['source']['image'].shape[0]
+    return loss, jnp.mean((f_apply(one['source']['image']) -
+                           f_apply(fakes['fakes'][:n])) ** 2)
+  loss, expected = jax.vmap(loss_and_by_hand, axis_name=steps.AXIS)(batch)
+  assert float(loss[0]) > 0
+  np.testing.assert_allclose(loss, expected, rtol=1e-5)
+  with pytest.raises(errors.ConfigError, match='f_tune_every'):
+    _built(_tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.f_tune_every': 2,
+                        'model.generator_input': 'pixels'}))
+
+
+def method_f(config, params, stats, x):
+  """f(x) with frozen batch norm, straight from f's export."""
+  module, _, _ = checkpoints.load_classifier(config.model.f_checkpoint)
+  return module.encoder.apply({'params': params['f'],
+                               'batch_stats': stats['f']}, x, train=False)
+
+
 def test_per_class_report_hand_computed():
   from xdomain import evaluation  # pylint: disable=g-import-not-at-top
   labels = np.array([4, 4, 4, 7])

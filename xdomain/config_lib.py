@@ -216,6 +216,9 @@ def dtn_config(source: ml_collections.ConfigDict,
   config.model = ml_collections.ConfigDict()
   config.model.f_checkpoint = f_checkpoint
   config.model.generator_input = 'f'  # 'f' (DTN) or 'pixels' (baseline)
+  # f is frozen (0, the paper) or fine-tuned on L_CONST every k iterations
+  # with optim.f (yunjey/domain-transfer-network: k = 15, Adam 3e-4).
+  config.model.f_tune_every = 0
   # g.ema_decay: evaluation reads an exponential moving average of g's
   # parameters (0 = the raw ones). d.skip_above_accuracy: D's update is
   # skipped on batches where its real/fake accuracy is above it (1 = never).
@@ -230,6 +233,7 @@ def dtn_config(source: ml_collections.ConfigDict,
 
   config.optim.disc = optimizer('adam', 2e-4, b1=0.5)
   config.optim.gen = optimizer('adam', 2e-4, b1=0.5)
+  config.optim.f = optimizer('adam', 3e-4, b1=0.5)  # model.f_tune_every > 0
   config.schedule = ('disc', 'gen')
 
   config.per_device_batch_size = 128

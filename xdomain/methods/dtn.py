@@ -1,10 +1,14 @@
 """Domain Transfer Network (Taigman, Polyak & Wolf, ICLR 2017).
 
 G = g o f, with f restored from an exported classifier and frozen (it sits in
-the params under 'f' but in no update group). Two update groups:
+the params under 'f' but in no update group, as in the paper). Update groups:
   disc: D minimises L_D (ternary, or binary for the ablation);
   gen:  g minimises L_G = w_gan L_GANG + alpha L_CONST + beta L_TID
-                          + gamma L_TV.
+                          + gamma L_TV;
+  f:    only with model.f_tune_every = k > 0 (yunjey/domain-transfer-network,
+        which fine-tunes f on L_CONST every 15 steps): every k-th iteration f
+        minimises L_CONST = d(f(x), f(G(x))) (G(x) held fixed, f's batch
+        norm statistics frozen), with optimiser config.optim.f.
 Ablations are config switches (see configs/dtn_synth_mnist.py):
   loss.alpha = 0 (no L_CONST), loss.beta = 0 (no L_TID), loss.gan_weight = 0
   (no GAN terms), model.d.ternary = False (binary D), and the paper's
@@ -34,7 +38,7 @@ from xdomain.methods import base
 from xdomain.models import classifiers
 from xdomain.models import gan
 
-FROZEN_F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
+F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
 GENERATOR_INPUTS = ('f', 'pixels')  # DTN's G = g o f, or the baseline's
 
 
@@ -120,8 +124,10 @@ class _Networks:
     return h, {ENCODER: updates.get('batch_stats', {})}
 
   def frozen_f(self, params, batch_stats, x):
-    return self.f.apply({'params': params[FROZEN_F],
-                         'batch_stats': batch_stats[FROZEN_F]}, x, train=False)
+    """f(x) with f's batch norm statistics frozen (f is in no update group
+    unless model.f_tune_every > 0)."""
+    return self.f.apply({'params': params[F],
+                         'batch_stats': batch_stats[F]}, x, train=False)
 
   def generate(self, params, batch_stats, x, train):
     """G(x) as 3-channel images; returns (images, f-or-E features, stats)."""
@@ -161,8 +167,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def init_variables(rng, batch):
     x = batch['source']['image']
     keys = jax.random.split(rng, 3)
-    params = {FROZEN_F: nets.f_variables['params']}
-    stats = {FROZEN_F: nets.f_variables['batch_stats']}
+    params = {F: nets.f_variables['params']}
+    stats = {F: nets.f_variables['batch_stats']}
     h = nets.f.apply(nets.f_variables, x, train=False)
     if not nets.uses_f:
       v = nets.encoder.init(keys[0], x, train=False)
@@ -244,6 +250,15 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return loss, {'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
                               'L_TID': l_tid, 'L_TV': l_tv}}
 
+  def f_tune_loss(params, batch_stats, batch, rng, shared):
+    """L_CONST as a loss of f (yunjey/domain-transfer-network), G(x) fixed."""
+    del rng
+    xs = batch['source']['image']
+    fake_s = jax.lax.stop_gradient(shared['fakes'][:xs.shape[0]])
+    l_const = losses.mse(nets.frozen_f(params, batch_stats, xs),
+                         nets.frozen_f(params, batch_stats, fake_s))
+    return l_const, {'metrics': {'L_CONST': l_const}}
+
   # --- Evaluation -----------------------------------------------------------
   def translate(variables, images):
     out, _, _ = nets.generate(variables['params'], variables['batch_stats'],
@@ -301,9 +316,22 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
           optimizer=optim.make_optimizer(config.optim.gen,
                                          config.num_train_steps)),
   }
+  schedule = tuple(config.schedule)
+  f_tune_every = int(config.model.get('f_tune_every', 0))
+  if f_tune_every < 0 or (f_tune_every and not nets.uses_f):
+    raise errors.ConfigError(
+        f'config.model.f_tune_every must be 0 (f frozen, the paper) or a '
+        f'positive period with model.generator_input=f, got {f_tune_every} '
+        f'with generator_input={config.model.generator_input!r}')
+  if f_tune_every:
+    groups[F] = base.UpdateGroup(
+        networks=(F,), loss_fn=f_tune_loss, every=f_tune_every,
+        optimizer=optim.make_optimizer(config.optim.f,
+                                       config.num_train_steps))
+    schedule += (F,)
   generator_networks = groups['gen'].networks  # g (and the baseline's E)
   return base.Method(init_variables=init_variables, groups=groups,
-                     schedule=tuple(config.schedule), evaluate=evaluate,
+                     schedule=schedule, evaluate=evaluate,
                      best_metric='translated_accuracy',
                      shared=base.SharedForward(networks=generator_networks,
                                                fn=generate_batch),
