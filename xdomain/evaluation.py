@@ -113,18 +113,19 @@ def pairs_sheet(source, translated, rows: int, cols: int) -> np.ndarray:
 
 
 def save_translation_grid(translate_fn, config, directory: str, step: int,
-                          write: bool = True) -> None:
-  """A fixed grid of source test images (`eval.grid_rows` x `grid_cols`),
-  each row above its translations by `translate_fn` (one device-sharded
-  batch -> images), saved as step_N.png and latest.png in `directory`.
-  Every process must call it (the translation may span all of them); only
-  `write` processes save."""
+                          write: bool = True, domain=None) -> None:
+  """A fixed grid of test images of `domain` (default the source;
+  `eval.grid_rows` x `grid_cols`), each row above its translations by
+  `translate_fn` (one device-sharded batch -> images), saved as step_N.png
+  and latest.png in `directory`. Every process must call it (the
+  translation may span all of them); only `write` processes save."""
   rows, cols = config.eval.grid_rows, config.eval.grid_cols
   n = rows * cols
   num_devices = jax.local_device_count()
   per_device = -(-n // num_devices)
+  domain = domain or config.data.source
   batch = next(pipeline.eval_iterator(
-      config.data, config.data.source.name, config.data.source.test_split,
+      config.data, domain.name, domain.test_split,
       num_devices=num_devices, per_device_batch=per_device, limit=n))
   translated = np.asarray(translate_fn(batch['image'])).reshape(
       (-1, 32, 32, 3))[:n]

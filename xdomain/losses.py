@@ -10,6 +10,9 @@ D1 = G(source), D2 = G(target), D3 = real target:
 The binary-D ablation replaces the ternary softmax by a sigmoid real/fake
 discriminator with the same structure (fakes -> 0, real target -> 1; G wants
 its fakes -> 1).
+
+CycleGAN (Zhu et al. 2017): least-squares GAN losses (its Sec. 4, after Mao
+et al.'s LSGAN) and L1 cycle / identity distances (its eqs. 2 and 6).
 """
 
 import jax
@@ -121,3 +124,19 @@ def gradient_penalty(critic, real: jax.Array, fake: jax.Array,
   grads = jax.grad(lambda x: jnp.sum(critic(x)))(x_hat)
   norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=(1, 2, 3)) + 1e-12)
   return jnp.mean(jnp.square(norms - 1.0))
+
+
+def lsgan_d_loss(real_scores: jax.Array, fake_scores: jax.Array) -> jax.Array:
+  """Least-squares D: 1/2 (E[(D(y) - 1)^2] + E[D(G(x))^2])."""
+  return 0.5 * (jnp.mean(jnp.square(real_scores - 1.0)) +
+                jnp.mean(jnp.square(fake_scores)))
+
+
+def lsgan_g_loss(fake_scores: jax.Array) -> jax.Array:
+  """Least-squares G: E[(D(G(x)) - 1)^2]."""
+  return jnp.mean(jnp.square(fake_scores - 1.0))
+
+
+def l1(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Mean absolute difference over all elements (CycleGAN's ||.||_1)."""
+  return jnp.mean(jnp.abs(a - b))

@@ -11,9 +11,13 @@ result does not depend on the number of devices.
 
 State is a dict keyed by network and group:
   {'step': int32, 'params': {net: ...}, 'batch_stats': {net: ...},
-   'opt': {group: optax state}[, 'ema': {net: averaged params}]}
+   'opt': {group: optax state}[, 'ema': {net: averaged params}]
+   [, 'buffers': {...}]}
 'ema' exists when the method averages some networks' parameters
 (`Method.averaged_networks`); `eval_variables` reads those averages.
+'buffers' exists when the method keeps non-network training state that its
+shared forward pass reads and replaces (`SharedForward.reads_buffers`, e.g.
+CycleGAN's pool of past fakes).
 """
 
 from typing import Any, Dict, Mapping
@@ -40,6 +44,8 @@ def init_state(method: base.Method, rng: jax.Array,
            'batch_stats': variables.get('batch_stats', {}), 'opt': opt}
   if _averages(method):
     state['ema'] = {n: params[n] for n in method.averaged_networks}
+  if 'buffers' in variables:
+    state['buffers'] = variables['buffers']
   # Host arrays: no weakly-typed leaves (e.g. optimizer counters), whose
   # strongly-typed outputs would make the compiled step retrace at step 2.
   return jax.tree.map(np.asarray, state)
@@ -79,16 +85,20 @@ def step_rng(seed: int, step: jax.Array, purpose: int) -> jax.Array:
 
 
 def _shared_forward(shared: base.SharedForward, params, batch_stats, batch,
-                    rng):
+                    rng, buffers):
   """Runs the method's shared forward pass once; returns its outputs, the
-  VJP back to its networks' params, and its batch-stats updates."""
+  VJP back to its networks' params, its batch-stats updates and the new
+  buffers (`buffers` unchanged where the pass returns none)."""
   own = {n: params[n] for n in shared.networks}
+  extra = (buffers,) if shared.reads_buffers else ()
 
   def forward(own_params):
-    return shared.fn({**params, **own_params}, batch_stats, batch, rng)
+    return shared.fn({**params, **own_params}, batch_stats, batch, rng,
+                     *extra)
 
   outputs, pullback, aux = jax.vjp(forward, own, has_aux=True)
-  return outputs, pullback, aux.get('batch_stats', {})
+  return (outputs, pullback, aux.get('batch_stats', {}),
+          aux.get('buffers', buffers))
 
 
 def _group_update(group: base.UpdateGroup, params, batch_stats, opt_state,
@@ -183,6 +193,7 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
     opt = dict(state['opt'])
     metrics = {}
     shared, stale = None, True
+    buffers = state.get('buffers')
     shared_networks = set(method.shared.networks) if method.shared else set()
     for position, name in enumerate(method.schedule):
       group = method.groups[name]
@@ -190,8 +201,9 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
       if method.shared is not None and group.uses_shared:
         if stale:  # computed once, again only after its networks changed
           rng = step_rng(seed, state['step'], _SHARED_PURPOSE + position)
-          outputs, pullback, new_stats = _shared_forward(
-              method.shared, params, batch_stats, batch, rng)
+          outputs, pullback, new_stats, buffers = _shared_forward(
+              method.shared, params, batch_stats, batch, rng,
+              state.get('buffers'))
           batch_stats = {**batch_stats, **new_stats}
           shared, stale = (method.shared.networks, outputs, pullback), False
         group_shared = shared
@@ -211,6 +223,8 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
       new_state['ema'] = ema_update(
           state['ema'], {n: params[n] for n in method.averaged_networks},
           state['step'], method.ema_decay)
+    if 'buffers' in state:
+      new_state['buffers'] = buffers
     return new_state, metrics
 
   return jax.pmap(train_step, axis_name=AXIS,

@@ -7,6 +7,7 @@ import ml_collections
 from xdomain import errors
 from xdomain.methods import base
 from xdomain.methods import classifier
+from xdomain.methods import cyclegan
 from xdomain.methods import dtn
 from xdomain.methods import sigan
 
@@ -14,6 +15,7 @@ Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
 
 REGISTRY: Dict[str, Builder] = {
     'classifier': classifier.build,
+    'cyclegan': cyclegan.build,
     'dtn': dtn.build,
     'sigan': sigan.build,
 }
@@ -21,6 +23,7 @@ REGISTRY: Dict[str, Builder] = {
 
 # Results tables the methods declare (python -m xdomain.tools.table).
 TABLES: Dict[str, base.Table] = {
+    'cyclegan': cyclegan.TABLE,
     'dtn': dtn.TABLE,
     'sigan': sigan.TABLE,
 }

@@ -69,10 +69,18 @@ class SharedForward:
   Attributes:
     networks: the networks it is differentiated through (e.g. ('g',)).
     fn: (params, batch_stats, batch, rng) -> (outputs, aux), `outputs` any
-      pytree of arrays, `aux = {'batch_stats': {net: new_stats}}`.
+      pytree of float arrays, `aux = {'batch_stats': {net: new_stats}}`.
+    reads_buffers: the method keeps buffers (non-trainable training state
+      that is not a network's, e.g. CycleGAN's pool of past fakes: the
+      'buffers' collection of `Method.init_variables`); fn is then called
+      as fn(params, batch_stats, batch, rng, buffers), the buffers as they
+      were at the iteration's start, and may return aux['buffers'], the
+      state's buffers after the iteration. Buffers must be identical on
+      every device (the checkpoint keeps one copy).
   """
   networks: Tuple[str, ...]
   fn: Callable[..., Tuple[Any, Dict[str, Any]]]
+  reads_buffers: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +89,8 @@ class Method:
 
   Attributes:
     init_variables: (rng, batch) -> {'params': {net: ...}, 'batch_stats':
-      {net: ...}}, for one device's batch.
+      {net: ...}[, 'buffers': {...}]}, for one device's batch ('buffers':
+      see `SharedForward.reads_buffers`).
     groups: update groups by name.
     schedule: group names in the order they update within one iteration
       (a name may repeat, e.g. ('disc', 'gen', 'gen')).
