@@ -45,16 +45,20 @@ def cyclegan_config(source: ml_collections.ConfigDict,
 
 
 def with_evaluators(config: ml_collections.ConfigDict, evaluator_workdir: str,
-                    reverse_evaluator_workdir: str,
-                    steps: int = 2000) -> ml_collections.ConfigDict:
+                    reverse_evaluator_workdir: str, steps: int = 2000,
+                    augment: int = 2, reverse_steps: int = 1500,
+                    reverse_augment: int = 0) -> ml_collections.ConfigDict:
   """Both evaluators as prerequisites trained on the spot when missing,
-  each on its own domain's training labels only (f's strided family)."""
+  each on its own domain's training labels only (f's strided family; the
+  defaults are those of the DTN configs' evaluators, whose workdirs they
+  share: MNIST 2,000 steps with 2-pixel shifts, synth_digits 1,500)."""
   evaluators = {}
-  for name, workdir, dom in (
-      ('evaluator', evaluator_workdir, config.data.target),
-      ('reverse_evaluator', reverse_evaluator_workdir, config.data.source)):
+  for name, workdir, dom, length, shift in (
+      ('evaluator', evaluator_workdir, config.data.target, steps, augment),
+      ('reverse_evaluator', reverse_evaluator_workdir, config.data.source,
+       reverse_steps, reverse_augment)):
     evaluators[name] = (workdir, config_lib.classifier_config(
-        dom.name, steps, 128, variant='strided', augment_translate=2,
+        dom.name, length, 128, variant='strided', augment_translate=shift,
         warmup_steps=200))
     config.eval[f'{name}_checkpoint'] = f'{workdir}/classifier'
   return config_lib.with_prerequisites(config, **evaluators)
