@@ -101,8 +101,8 @@ def test_prerequisites_read_their_data_where_the_run_does():
   config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'cpu')
   config.data.manual_dir = '/data/mnist'
   pre = config.prerequisites.evaluator.config
-  chain._inherit_data_dirs(config, pre)
+  chain.inherit_data_dirs(config, pre)
   assert pre.data.manual_dir == '/data/mnist'
   pre.data.manual_dir = '/elsewhere'  # set on its own: kept
-  chain._inherit_data_dirs(config, pre)
+  chain.inherit_data_dirs(config, pre)
   assert pre.data.manual_dir == '/elsewhere'

@@ -29,7 +29,7 @@ def _missing_prerequisites(config):
   return missing
 
 
-def _inherit_data_dirs(config, pre_config) -> None:
+def inherit_data_dirs(config, pre_config) -> None:
   """A prerequisite reads its data where its parent does: its empty
   data.data_dir / data.manual_dir take the parent's (one
   --config.data.manual_dir on the command line serves the whole chain)."""
@@ -44,7 +44,7 @@ def run(config, workdir: str):
   config_lib.validate(config)
   missing = _missing_prerequisites(config)
   for _, pre in missing:  # every config checked before anything trains
-    _inherit_data_dirs(config, pre.config)
+    inherit_data_dirs(config, pre.config)
     config_lib.validate(pre.config)
   datasets.prepare_all(config.data)
   for name, pre in missing:

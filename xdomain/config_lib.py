@@ -322,9 +322,22 @@ def dtn_variant(config: ml_collections.ConfigDict,
 
 def dtn_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The `:tiny` variant of a DTN config: tiny data and networks, 3 steps."""
+  source, target = config.data.source.name, config.data.target.name
   _translation_tiny(config)
   config.eval.knn_labelled_examples = 64
+  tiny_prerequisites(config, {source: config.data.source.name,
+                                target: config.data.target.name})
+  return config
+
+
+def tiny_prerequisites(config: ml_collections.ConfigDict,
+                       renames) -> ml_collections.ConfigDict:
+  """A `:tiny` config's prerequisites at test size, on the tiny domains:
+  `renames` maps the real domain names to the tiny ones (synth_digits
+  becomes synth_digits/tiny in any case)."""
   for pre in config.get('prerequisites', {}).values():
+    source = pre.config.data.source
+    source.name = renames.get(source.name, source.name)
     classifier_tiny(pre.config)
   return config
 

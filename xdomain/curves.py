@@ -22,7 +22,7 @@ from xdomain import files
 HISTORY = 'metrics.jsonl'
 FIGURE = 'curves.png'
 # Speed bookkeeping, not learning curves.
-_SKIPPED = ('images_per_second', 'eta_seconds')
+_SKIPPED = ('images_per_second', 'eta_seconds', 'wall_seconds')
 _FAMILY = re.compile(r'^(?P<group>.*/)?(?P<name>[^/(]+)\((?P<arg>[^)]*)\)$')
 
 

@@ -153,8 +153,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     eval_metrics = method.evaluate(steps.eval_variables(host_state), step)
     eval_scalars = {f'eval/{k}': v for k, v in eval_metrics.items()}
     writer.write_scalars(step, eval_scalars)
-    if is_main:
-      curves.append(workdir, step, eval_scalars)
+    if is_main:  # with the wall time of training so far (for comparisons)
+      curves.append(workdir, step, {
+          **eval_scalars, 'wall_seconds': round(time.time() - t_start, 1)})
       curves.plot(workdir)
     if method.best_metric:
       checkpointer.save_if_best(step, host_state, method.best_metric,

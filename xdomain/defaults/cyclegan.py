@@ -79,6 +79,7 @@ def cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """`:tiny` (tests): tiny data and networks, 3 steps."""
+  source, target = config.data.source.name, config.data.target.name
   config.data.source = config_lib.domain('synth_digits/tiny', 'train', 'test')
   config.data.target = config_lib.domain('uci_digits', 'train', 'test')
   config.model.g.width, config.model.g.res_blocks = 4, 1
@@ -91,9 +92,9 @@ def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.eval.limit = 64
   config.eval.knn_labelled_examples = 64
   config.eval.grid_rows, config.eval.grid_cols = 2, 4
-  for pre in config.get('prerequisites', {}).values():
-    config_lib.classifier_tiny(pre.config)
-  return config
+  return config_lib.tiny_prerequisites(config,
+                                       {source: config.data.source.name,
+                                        target: config.data.target.name})
 
 
 def variant(config: ml_collections.ConfigDict,
