@@ -16,6 +16,7 @@ SVHN cannot be downloaded here: its .mat files must be in data.manual_dir
 """
 
 from xdomain import config_lib
+from xdomain.defaults import dtn
 
 
 F_WORKDIR = 'runs/f_svhn_bn_tanh'
@@ -23,14 +24,14 @@ EVALUATOR_WORKDIR = 'runs/eval_mnist_strided'
 
 
 def get_config(variant: str = ''):
-  config = config_lib.dtn_config(
+  config = dtn.dtn_config(
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       # The paper's choice: DTN sees MNIST test images (unlabelled).
       target=config_lib.domain('mnist', train_split='test', test_split='test'),
       f_checkpoint='', evaluator_checkpoint='')
   # f on SVHN extra, yunjey's length and batch.
-  config_lib.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
+  dtn.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
                                f_steps=20_000, f_batch=100,
                                f_train_split='extra')
-  config_lib.dtn_recipe(config)
-  return config_lib.dtn_variant(config, variant)
+  dtn.dtn_recipe(config)
+  return dtn.dtn_variant(config, variant)

@@ -12,6 +12,7 @@ f trained on the plain domain carries little of the rich one.
 """
 
 from xdomain import config_lib
+from xdomain.defaults import dtn
 
 
 F_WORKDIR = 'runs/f_mnist_bn_tanh'
@@ -19,12 +20,12 @@ EVALUATOR_WORKDIR = 'runs/eval_synth_strided'
 
 
 def get_config(variant: str = ''):
-  config = config_lib.dtn_config(
+  config = dtn.dtn_config(
       source=config_lib.domain('mnist', 'train', 'test'),
       target=config_lib.domain('synth_digits', 'train', 'test'),
       f_checkpoint='', evaluator_checkpoint='')
-  config_lib.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
+  dtn.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
                                evaluator_steps=1500, evaluator_augment=0)
-  config_lib.dtn_recipe(config)
+  dtn.dtn_recipe(config)
   config.model.g.channels = 3
-  return config_lib.dtn_variant(config, variant)
+  return dtn.dtn_variant(config, variant)

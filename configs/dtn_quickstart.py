@@ -21,6 +21,7 @@ configs/dtn_synth_mnist.py:cpu is the MNIST run of the same size class.
 import ml_collections
 
 from xdomain import config_lib
+from xdomain.defaults import dtn
 
 F_WORKDIR = 'runs/quickstart_f'
 EVALUATOR_WORKDIR = 'runs/quickstart_evaluator'
@@ -32,7 +33,7 @@ QUICK_STEPS, QUICK_BATCH = 300, 64  # each prerequisite classifier
 def f_config() -> ml_collections.ConfigDict:
   """f as the DTN recipe trains it (batch norm, tanh features), on the
   source's labels; also scored on the target ("source only")."""
-  return config_lib.dtn_f_config(SOURCE, f'{TARGET}:test', QUICK_STEPS,
+  return dtn.dtn_f_config(SOURCE, f'{TARGET}:test', QUICK_STEPS,
                                  QUICK_BATCH, variant='strided')
 
 
@@ -45,7 +46,7 @@ def evaluator_config() -> ml_collections.ConfigDict:
 def get_config(variant: str = ''):
   if variant not in ('', 'tiny'):
     raise ValueError(f'Unknown variant {variant!r}; known: tiny')
-  config = config_lib.dtn_config(
+  config = dtn.dtn_config(
       source=config_lib.domain(SOURCE, 'train', 'test'),
       target=config_lib.domain(TARGET, 'train', 'test'),
       f_checkpoint=f'{F_WORKDIR}/classifier',
@@ -53,7 +54,7 @@ def get_config(variant: str = ''):
   config_lib.with_prerequisites(
       config, f=(F_WORKDIR, f_config()),
       evaluator=(EVALUATOR_WORKDIR, evaluator_config()))
-  config_lib.dtn_recipe(config)  # the recipe of configs/dtn_synth_mnist.py
+  dtn.dtn_recipe(config)  # the recipe of configs/dtn_synth_mnist.py
   config.model.g.widths = (256, 128, 64)
   config.model.d.widths = (64, 128, 256)
   config.per_device_batch_size = 32
@@ -61,5 +62,5 @@ def get_config(variant: str = ''):
                             checkpoint_every=200)
   config.eval.knn_labelled_examples = 5000
   if variant == 'tiny':  # tests: the same chain on tiny data, a few steps
-    config_lib.dtn_tiny(config)
+    dtn.dtn_tiny(config)
   return config

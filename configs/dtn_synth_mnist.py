@@ -9,13 +9,13 @@ evaluator on MNIST train only (-> runs/eval_mnist_strided) -- then DTN.
 Sizes: '' (this file as is) the paper's networks (g 512/256/128, D
 128/256/512, batch 128, 20,000 steps) for GPU/TPU; ':cpu' half-width
 networks, batch 32, 2,000 steps (<= 10 min of DTN training on 2 CPU
-cores; `config_lib.dtn_cpu` says why batch 32); ':tiny' for tests. Both real sizes use the same recipe
-(`config_lib.dtn_recipe`).
+cores; `dtn.dtn_cpu` says why batch 32); ':tiny' for tests. Both real sizes use the same recipe
+(`dtn.dtn_recipe`).
 
-The recipe (`config_lib.dtn_recipe`), measured at the :cpu size, one
+The recipe (`dtn.dtn_recipe`), measured at the :cpu size, one
 factor at a time (README "DTN results"; translated accuracy on the first
 5,000 synth test images, seed 0):
-- f with batch norm and tanh-bounded features (`config_lib.dtn_f_config`).
+- f with batch norm and tanh-bounded features (`dtn.dtn_f_config`).
   With the paper's maxpool f and unbounded ReLU features DTN reached
   19-39 %: g had to match features of any scale and D won from step 50.
 - the paper's ternary D, one D then one g update, Adam 2e-4 (b1 0.5), with
@@ -50,16 +50,17 @@ Ablations (DTN Table 1 style; rows of `dtn.TABLE` for the table tool):
 """
 
 from xdomain import config_lib
+from xdomain.defaults import dtn
 
 F_WORKDIR = 'runs/f_synth_bn_tanh'
 EVALUATOR_WORKDIR = 'runs/eval_mnist_strided'
 
 
 def get_config(variant: str = ''):
-  config = config_lib.dtn_config(
+  config = dtn.dtn_config(
       source=config_lib.domain('synth_digits', 'train', 'test'),
       target=config_lib.domain('mnist', 'train', 'test'),
       f_checkpoint='', evaluator_checkpoint='')
-  config_lib.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR)
-  config_lib.dtn_recipe(config)
-  return config_lib.dtn_variant(config, variant)
+  dtn.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR)
+  dtn.dtn_recipe(config)
+  return dtn.dtn_variant(config, variant)

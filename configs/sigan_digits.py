@@ -15,19 +15,25 @@ downloaded here: its .mat files must be in data.manual_dir
   --config.loss.alpha=0          without L_Attention
   --config.loss.label_weight=0   without L_LabelConst
   --config.loss.gan_weight=0     without L_GAN
-Variants: `:short` (config_lib.sigan_short: 2,000 steps at batch 32 with
+Variants: `:short` (sigan.sigan_short: 2,000 steps at batch 32 with
 RMSprop 2e-4, t = 1, E's adversarial learning rate x 0.05 and normalised
 attention maps: the setting of the measured CPU runs in the README) and
 `:tiny` (tests).
 """
 
+import os
+
 from xdomain import config_lib
+from xdomain.defaults import sigan
 
 
 def get_config(variant: str = ''):
-  config = config_lib.sigan_config(
+  config = sigan.sigan_config(
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       target=config_lib.domain('mnist', 'train', 'test'),
-      f_checkpoint='runs/f_svhn/classifier',
-      evaluator_checkpoint='runs/eval_mnist/classifier')
-  return config_lib.sigan_variant(config, variant)
+      f_checkpoint='', evaluator_checkpoint='')
+  # Trained first when missing: E and F, and the MNIST evaluator.
+  sigan.sigan_prerequisites(config, os.path.dirname(__file__),
+                            'pretrain_f_svhn.py', 'runs/f_svhn',
+                            'classifier_mnist.py', 'runs/eval_mnist')
+  return sigan.sigan_variant(config, variant)

@@ -376,6 +376,7 @@ _DTN_MULTI_DEVICE = r'''
 import sys
 import jax, numpy as np
 from xdomain import checkpoints, config_lib, methods, steps
+from xdomain.defaults import dtn
 from xdomain.models import classifiers
 tmp = sys.argv[2]
 model_config = config_lib.classifier_model()
@@ -385,7 +386,7 @@ for i, name in enumerate(('f', 'evaluator')):
   variables = model.init(jax.random.key(i), np.zeros((1, 32, 32, 3)))
   exports.append(checkpoints.save_classifier(f'{tmp}/{name}', variables,
                                              model_config, {}))
-config = config_lib.dtn_config(config_lib.domain('a'), config_lib.domain('b'),
+config = dtn.dtn_config(config_lib.domain('a'), config_lib.domain('b'),
                                *exports)
 config.model.g.widths = (32, 16, 8)
 config.model.d.widths = (8, 16, 32)

@@ -65,14 +65,15 @@ def with_evaluators(config: ml_collections.ConfigDict, evaluator_workdir: str,
 
 
 def cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """`:cpu`: half-width networks, batch 32, 3,000 iterations (<= 20 min on
-  2 CPU cores, evaluations included)."""
-  config.model.g.width = 32
-  config.model.d.widths = (32, 64, 128)
+  """`:cpu`: quarter-width networks (generators 16, Ds 16/32/64), batch 32,
+  2,000 iterations with cosine-decayed rates (<= 20 min on 2 CPU cores,
+  evaluations included; at half width, 1.15 s/step, it would take ~1 h)."""
+  config.model.g.width = 16
+  config.model.d.widths = (16, 32, 64)
   config.per_device_batch_size = 32
   for group in ('disc', 'gen'):
     config.optim[group].schedule = 'cosine'
-  config_lib.set_run_length(config, 3000, log_every=50, eval_every=1000,
+  config_lib.set_run_length(config, 2000, log_every=50, eval_every=1000,
                             checkpoint_every=500)
   return config
 

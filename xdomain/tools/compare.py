@@ -27,7 +27,6 @@ spread; accuracy against wall time at each run's evaluations).
 
 import ast
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -348,12 +347,9 @@ def _global_overrides():
 
 
 def load_config(path: str, variant: str):
-  """A config file's get_config(variant), as ml_collections' flags load it."""
-  spec = importlib.util.spec_from_file_location(
-      os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(variant) if variant else module.get_config()
+  """A config file's get_config(variant) with --manual_dir and --set."""
+  from xdomain import config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config_file(path, variant)
   for key, value in _global_overrides().items():
     _set(config, key, value)
   return config
