@@ -25,7 +25,9 @@ factor at a time (README "DTN results"; translated accuracy on the first
 - beta = 45 (L_TID 3x the paper's): 86.78 % at 1,000 steps, k-NN 65.06 %
   (beta = 15: 84.72 % / 55.56 % with D's lr 1e-4, the nearest probe).
 - an exponential moving average of g (decay 0.999) for evaluation.
-Tried and rejected: alpha = 50 (f-adversarial textures, 84.72 % at 500),
+Tried and rejected: f fine-tuned on L_CONST every 15 steps (yunjey's;
+model.f_tune_every=15: f collapses, L_CONST -> 0, 9.78 % on seed 1),
+alpha = 50 (f-adversarial textures, 84.72 % at 500),
 a thresholded D at 0.85 (D too weak: noise, 42.88 % at 500) and at 0.95
 (seed 1: 86.08 % against 89.16 % without), D's lr 1e-4 (84.72 %), a
 700-step cosine (75.34 %), f trained on grey/inverted copies too (81.40 %
@@ -37,6 +39,7 @@ The paper's other choices stay switches:
   --config.optim.disc.schedule=constant --config.optim.gen.schedule=constant
   --config.model.g.ema_decay=0                        raw g
   --config.model.d.skip_above_accuracy=0.9            thresholded D (XGAN slides)
+  --config.model.f_tune_every=15                      f fine-tuned on L_CONST (yunjey's)
   --config.schedule="('disc','gen','gen')"            two g updates per D update
   --config.prerequisites.f.config.model.variant=maxpool --config.prerequisites.f.workdir=W \
   --config.model.f_checkpoint=W/classifier            the paper's f architecture
