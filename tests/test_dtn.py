@@ -276,6 +276,9 @@ def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):
                      **{'model.g.ema_decay': 0.5})
   method = _built(config)
   assert method.averaged_networks == ('g',) and method.ema_decay == 0.5
+  assert method.ema_start == 0 and _built(_tiny_dtn(
+      data_dir, tiny_classifiers, **{'model.g.ema_decay': 0.5,
+                                     'model.g.ema_start': 7})).ema_start == 7
   state = steps.init_state(method, jax.random.key(0), jax.tree.map(
       lambda x: x[0], random_batch(config)))
   for i in range(3):

@@ -14,7 +14,7 @@ from xdomain import train
 from xdomain.methods import base
 
 
-def _toy_method(skip_if=None, ema_decay=0.0):
+def _toy_method(skip_if=None, ema_decay=0.0, ema_start=0):
   """One network 'w' (a scalar), loss (w - 3)^2, SGD lr 0.25: each update
   moves w halfway to 3; the optimizer state counts the updates."""
   def init_variables(rng, batch):
@@ -34,7 +34,7 @@ def _toy_method(skip_if=None, ema_decay=0.0):
   return base.Method(init_variables=init_variables, groups={'fit': group},
                      schedule=('fit',), evaluate=lambda v, s: {},
                      averaged_networks=('w',) if ema_decay else (),
-                     ema_decay=ema_decay)
+                     ema_decay=ema_decay, ema_start=ema_start)
 
 
 def _run(method, num_steps):
@@ -63,6 +63,18 @@ def test_parameter_average_is_what_evaluation_reads():
                              rtol=1e-6)
   np.testing.assert_allclose(steps.variables_of(state)['params']['w'],
                              raw[-1], rtol=1e-6)
+
+
+def test_parameter_average_from_a_start_step_follows_raw_until_then():
+  state, _ = _run(_toy_method(ema_decay=0.5, ema_start=2), 4)
+  raw = [1.5, 2.25, 2.625, 2.8125]  # w after each update
+  # Updates 1, 2 (t = 0, 1 < 2): the average is the raw w; then decay 0.5.
+  ema = raw[1]
+  for w in raw[2:]:
+    ema = 0.5 * ema + 0.5 * w
+  np.testing.assert_allclose(state['ema']['w'], ema, rtol=1e-6)
+  np.testing.assert_allclose(steps.eval_variables(state)['params']['w'], ema,
+                             rtol=1e-6)
 
 
 def test_no_average_state_without_averaged_networks():

@@ -175,13 +175,18 @@ def _averages(method: base.Method) -> bool:
   return bool(method.averaged_networks) and method.ema_decay > 0
 
 
-def ema_update(ema, params, step, decay: float):
+def ema_update(ema, params, step, decay: float, start: int = 0):
   """One step of the parameter average after update number `step` + 1:
-  ema <- d ema + (1 - d) params, d = min(decay, (1 + t) / (10 + t)) (the
-  warm-up of tf.train.ExponentialMovingAverage's num_updates), so early
-  averages are not dominated by the initialisation."""
+  ema <- d ema + (1 - d) params. With start = 0, d = min(decay, (1 + t) /
+  (10 + t)) (the warm-up of tf.train.ExponentialMovingAverage's
+  num_updates), so early averages are not dominated by the
+  initialisation; with start > 0 the average follows the raw parameters
+  (d = 0) until update `start` and decays at `decay` from there on."""
   t = step.astype(jnp.float32)
-  d = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  if start > 0:
+    d = jnp.where(t < start, 0.0, decay)
+  else:
+    d = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
   return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
 
 
@@ -222,7 +227,7 @@ def make_train_step(method: base.Method, seed: int, donate: bool = True):
     if _averages(method):
       new_state['ema'] = ema_update(
           state['ema'], {n: params[n] for n in method.averaged_networks},
-          state['step'], method.ema_decay)
+          state['step'], method.ema_decay, method.ema_start)
     if 'buffers' in state:
       new_state['buffers'] = buffers
     return new_state, metrics

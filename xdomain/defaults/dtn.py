@@ -29,8 +29,10 @@ def dtn_config(source: ml_collections.ConfigDict,
   # g.ema_decay: evaluation reads an exponential moving average of g's
   # parameters (0 = the raw ones). d.skip_above_accuracy: D's update is
   # skipped on batches where its real/fake accuracy is above it (1 = never).
+  # g.ema_start: 0 = the average warmed up from the start, else it equals
+  # the raw g until that step and decays at ema_decay after it.
   config.model.g = ml_collections.ConfigDict(
-      dict(channels=1, widths=(512, 256, 128), ema_decay=0.0))
+      dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0))
   config.model.d = ml_collections.ConfigDict(
       dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0))
 

@@ -102,8 +102,10 @@ class Method:
       group's loss function (see the module docstring).
     averaged_networks, ema_decay: networks whose parameters the loop also
       keeps as an exponential moving average (decay `ema_decay`, 0 = off;
-      warmed up as min(decay, (1 + t) / (10 + t))); evaluation and export
-      read the averages, training updates the raw parameters.
+      warmed up as min(decay, (1 + t) / (10 + t)), or, with ema_start > 0,
+      equal to the raw parameters until update ema_start and decaying at
+      ema_decay from there); evaluation and export read the averages,
+      training updates the raw parameters.
     fake_accuracy_metrics: logged metrics (e.g. 'disc/accuracy_fake') that
       are a discriminator's accuracy on fakes; the loop warns when one stays
       above 99 % for 5 consecutive log steps.
@@ -119,6 +121,7 @@ class Method:
   shared: Optional[SharedForward] = None
   averaged_networks: Tuple[str, ...] = ()
   ema_decay: float = 0.0
+  ema_start: int = 0
   fake_accuracy_metrics: Tuple[str, ...] = ()
   translate: Optional[Callable[[Variables, Any], Any]] = None
 

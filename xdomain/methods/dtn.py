@@ -338,5 +338,6 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                      # Evaluation reads the averaged weights of G (model.g.ema_decay > 0).
                      averaged_networks=generator_networks,
                      ema_decay=float(config.model.g.ema_decay),
+                     ema_start=int(config.model.g.get('ema_start', 0)),
                      fake_accuracy_metrics=('disc/accuracy_fake',),
                      translate=translate)
