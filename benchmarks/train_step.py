@@ -2,6 +2,8 @@ r"""Images/s of a method's compiled training step (all its update groups).
 
   python benchmarks/train_step.py --config=configs/dtn_synth_mnist.py \
       --batch=128 --steps=10 --out=benchmarks/results/dtn_step_cpu.json
+  python benchmarks/train_step.py --config=configs/cyclegan_synth_mnist.py:cpu \
+      --batch=32 --steps=20 --out=benchmarks/results/cyclegan_cpu_step_cpu.json
   python benchmarks/train_step.py --config=configs/sigan_synth_mnist.py \
       --batch=200 --steps=20 --out=benchmarks/results/sigan_step_cpu.json
 
@@ -71,8 +73,9 @@ def main(argv):
       'platform': device.platform, 'device_kind': device.device_kind,
       'cpu_count': os.cpu_count(), 'machine': platform.machine(),
       'jax': jax.__version__, 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-      'g_widths': list(config.model.g.widths),
-      'd_widths': list(config.model.d.widths),
+      # The networks' sizes (DTN/SIGAN: g.widths, d.widths; CycleGAN:
+      # g.width, g.res_blocks, d.widths).
+      'g': config.model.g.to_dict(), 'd': config.model.d.to_dict(),
   }
   if 'cls_every' in config.get('loss', {}):
     result['cls_every'] = int(config.loss.cls_every)

@@ -41,6 +41,10 @@ def test_compare_trains_two_methods_two_seeds_reuses_and_refuses(
   text = (tmp_path / 'out' / 'results.md').read_text()
   assert '| dtn | DTN (seeds 0,1) |' in text and '90.66 %' in text
   assert '| cyclegan | CycleGAN (seeds 0,1) |' in text
+  source_only = next(line for line in text.splitlines()
+                     if "source only (f's classifier of dtn)" in line)
+  assert source_only.endswith('| 0 | 0 | 76.08 % |')  # DTN's paper number
+  assert source_only.count('%') == 2  # its accuracy and the paper's
   with open(tmp_path / 'out' / 'results.png', 'rb') as f:
     assert f.read(4) == b'\x89PNG'
   prints = [json.loads((tmp_path / 'compare' / 'dtn' / 'dtn' / f'seed{k}' /
