@@ -97,6 +97,25 @@ def random_batch(config, seed=0):
           for d in ('source', 'target')}
 
 
+def run_on_fake_cpu_devices(script, tmp_path, devices=(1, 8)):
+  """Runs `python -c script OUT WORKDIR` once per device count (XLA's fake
+  CPU devices), checks that it saw that many devices (its last line);
+  returns {devices: OUT path}."""
+  outputs = {}
+  for n in devices:
+    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+        f'--xla_force_host_platform_device_count={n}'))
+    out, work = tmp_path / f'{n}.npz', tmp_path / f'work{n}'
+    work.mkdir()
+    result = subprocess.run(
+        [sys.executable, '-c', script, str(out), str(work)],
+        check=False, cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str(n)
+    outputs[n] = out
+  return outputs
+
+
 class BackgroundProcess:
   """A subprocess whose stdout and stderr go to files, not pipes: a pipe
   nobody reads fills up and blocks the process (and, in a multi-process

@@ -3,8 +3,6 @@ what each update group changes, a tiny end-to-end run, resume, devices."""
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +12,7 @@ import pytest
 from xdomain import losses
 from xdomain import train
 from xdomain.methods import cyclegan
-from conftest import apply_overrides, random_batch
+from conftest import apply_overrides, random_batch, run_on_fake_cpu_devices
 from test_configs import load, REPO
 
 
@@ -183,18 +181,8 @@ print(n)
 
 
 def test_step_and_pool_on_eight_fake_devices_match_one_device(tmp_path):
-  outputs = {}
-  for devices in (1, 8):
-    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
-        f'--xla_force_host_platform_device_count={devices}'))
-    out, work = tmp_path / f'{devices}.npz', tmp_path / f'work{devices}'
-    work.mkdir()
-    result = subprocess.run(
-        [sys.executable, '-c', _MULTI_DEVICE, str(out), str(work)],
-        check=False, cwd=REPO, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == str(devices)
-    outputs[devices] = dict(np.load(out))
+  outputs = {n: dict(np.load(path)) for n, path in
+             run_on_fake_cpu_devices(_MULTI_DEVICE, tmp_path).items()}
   # The pool: the same fakes kept in the same slots (count and key exact).
   np.testing.assert_allclose(outputs[8]['pool'], outputs[1]['pool'],
                              rtol=1e-4, atol=1e-5)

@@ -15,7 +15,8 @@ from xdomain import losses
 from xdomain import train
 from xdomain.models import gan
 from xdomain.models import layers
-from conftest import apply_overrides, random_batch, tiny_classifier_config
+from conftest import (apply_overrides, random_batch, run_on_fake_cpu_devices,
+                      tiny_classifier_config)
 from test_configs import load, REPO
 
 
@@ -410,27 +411,15 @@ for i in range(2):
   state, metrics = step(state, batch(i))
 state = jax.tree.map(lambda x: np.asarray(x)[0], state)
 leaves = jax.tree.leaves({'p': state['params'], 's': state['batch_stats']})
-np.save(sys.argv[1], np.concatenate([np.ravel(x) for x in leaves]))
+np.savez(sys.argv[1], leaves=np.concatenate([np.ravel(x) for x in leaves]))
 print(n)
 '''
 
 
 def test_dtn_step_on_eight_fake_devices_matches_one_device(tmp_path):
   """Same global batch: gradients pmean'd, batch norm over the global batch."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  outputs = {}
-  for devices in (1, 8):
-    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
-        f'--xla_force_host_platform_device_count={devices}'))
-    out, work = tmp_path / f'{devices}.npy', tmp_path / f'work{devices}'
-    work.mkdir()
-    result = subprocess.run(
-        [sys.executable, '-c', _DTN_MULTI_DEVICE, str(out), str(work)],
-        check=False, cwd=REPO, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == str(devices)
-    outputs[devices] = np.load(out)
+  outputs = {n: np.load(path)['leaves'] for n, path in
+             run_on_fake_cpu_devices(_DTN_MULTI_DEVICE, tmp_path).items()}
   np.testing.assert_allclose(outputs[8], outputs[1], rtol=1e-3, atol=1e-4)
 
 

@@ -50,6 +50,26 @@ def classifier_accuracy(counter, replicated_variables, data_config, name: str,
   return float(totals[0] / totals[1])
 
 
+def split_options(config) -> dict:
+  """classifier_accuracy's keyword arguments of a run: its `eval.limit` and
+  this process's share of the split."""
+  return dict(limit=config.eval.limit or None,
+              process_index=jax.process_index(),
+              process_count=jax.process_count())
+
+
+def translated_knn(translate_fn, config) -> float:
+  """`knn_accuracy` as the translation methods report it: target test images
+  labelled by the translated source training images (DTN Table 2)."""
+  source, target = config.data.source, config.data.target
+  return knn_accuracy(
+      translate_fn, config.data, labelled=(source.name, source.train_split),
+      queries=(target.name, target.test_split), k=config.eval.knn_k,
+      per_device_batch=config.eval.per_device_batch_size,
+      labelled_limit=config.eval.knn_labelled_examples,
+      query_limit=config.eval.limit or None)
+
+
 def _grey_pixels(images: np.ndarray) -> np.ndarray:
   """[..., 32, 32, 3] in [-1, 1] -> [N, 1024] grey pixel vectors."""
   return images.reshape(-1, 32, 32, 3).mean(-1).reshape(-1, 32 * 32)

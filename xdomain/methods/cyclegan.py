@@ -224,9 +224,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def evaluate(variables, step):
     source, target = config.data.source, config.data.target
     per_device = config.eval.per_device_batch_size
-    where = dict(limit=config.eval.limit or None,
-                 process_index=jax.process_index(),
-                 process_count=jax.process_count())
+    where = evaluation.split_options(config)
     params_only = {'params': variables['params']}
     metrics = {'translated_accuracy': evaluation.classifier_accuracy(
         counter, steps.replicate({**params_only,
@@ -238,13 +236,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                                             'evaluator': reverse[1]}),
           config.data, target.name, target.test_split, per_device, **where)
     rep_vars = steps.replicate(params_only)
-    metrics['knn_accuracy'] = evaluation.knn_accuracy(
-        lambda b: p_to_target(rep_vars, b), config.data,
-        labelled=(source.name, source.train_split),
-        queries=(target.name, target.test_split), k=config.eval.knn_k,
-        per_device_batch=per_device,
-        labelled_limit=config.eval.knn_labelled_examples,
-        query_limit=config.eval.limit or None)
+    metrics['knn_accuracy'] = evaluation.translated_knn(
+        lambda b: p_to_target(rep_vars, b), config)
     write = jax.process_index() == 0
     evaluation.save_translation_grid(
         lambda b: p_to_target(rep_vars, b), config,

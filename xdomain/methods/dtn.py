@@ -273,25 +273,18 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def evaluate(variables, step):
     both = {**variables, 'evaluator': evaluator_variables}
     replicated = steps.replicate(both)
-    source, target = config.data.source, config.data.target
-    per_device = config.eval.per_device_batch_size
+    source = config.data.source
     def accuracy(only_labels=()):
       return evaluation.classifier_accuracy(
           evaluator_counter, replicated, config.data, source.name,
-          source.test_split, per_device, limit=config.eval.limit or None,
-          process_index=jax.process_index(),
-          process_count=jax.process_count(), only_labels=only_labels)
+          source.test_split, config.eval.per_device_batch_size,
+          only_labels=only_labels, **evaluation.split_options(config))
     metrics = {'translated_accuracy': accuracy()}
     for label in config.eval.report_labels:
       metrics[f'translated_accuracy_{label}'] = accuracy((int(label),))
     rep_vars = steps.replicate(variables)
-    metrics['knn_accuracy'] = evaluation.knn_accuracy(
-        lambda b: p_translate(rep_vars, b), config.data,
-        labelled=(source.name, source.train_split),
-        queries=(target.name, target.test_split), k=config.eval.knn_k,
-        per_device_batch=per_device,
-        labelled_limit=config.eval.knn_labelled_examples,
-        query_limit=config.eval.limit or None)
+    metrics['knn_accuracy'] = evaluation.translated_knn(
+        lambda b: p_translate(rep_vars, b), config)
     # Every process translates (pmap spans all of them); process 0 writes.
     evaluation.save_translation_grid(
         lambda b: p_translate(rep_vars, b), config, workdir_samples, step,

@@ -241,9 +241,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def evaluate(variables, step):
     source, target = config.data.source, config.data.target
     per_device = config.eval.per_device_batch_size
-    where = dict(limit=config.eval.limit or None,
-                 process_index=jax.process_index(),
-                 process_count=jax.process_count())
+    where = evaluation.split_options(config)
     replicated = steps.replicate({**variables,
                                   'evaluator': evaluator_variables})
     metrics = {

@@ -23,6 +23,12 @@ import jax.numpy as jnp
 from xdomain.models import layers
 
 
+def _check_32x32(x: jax.Array, who: str) -> None:
+  if x.shape[-3:-1] != (32, 32):
+    raise ValueError(f'{who} expects [..., 32, 32, C] images, got shape '
+                     f'{x.shape}')
+
+
 def _norm(x: jax.Array) -> jax.Array:
   return nn.InstanceNorm(use_bias=True, use_scale=True)(x)
 
@@ -45,9 +51,7 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if x.shape[-3:-1] != (32, 32):
-      raise ValueError(f'Generator expects [..., 32, 32, C] images, got '
-                       f'shape {x.shape}')
+    _check_32x32(x, 'Generator')
     h = x
     for width in (self.width, 2 * self.width):
       h = nn.Conv(width, (4, 4), strides=2, padding=((1, 1), (1, 1)))(h)
@@ -64,9 +68,7 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if x.shape[-3:-1] != (32, 32):
-      raise ValueError(f'Discriminator expects [..., 32, 32, C] images, got '
-                       f'shape {x.shape}')
+    _check_32x32(x, 'Discriminator')
     h = x
     for i, width in enumerate(self.widths):
       h = nn.Conv(width, (4, 4), strides=2, padding=((1, 1), (1, 1)))(h)
