@@ -25,12 +25,14 @@ def _random_classifier(path: str) -> str:
 
 
 def _ensure_exports(config: ml_collections.ConfigDict, tmp: str) -> None:
+  """Random classifiers for whichever of the config's classifier exports
+  (f, the evaluators) are missing: their weights do not change the cost."""
   with config.unlocked():
-    if not os.path.isdir(config.model.f_checkpoint):
-      config.model.f_checkpoint = _random_classifier(os.path.join(tmp, 'f'))
-    if not os.path.isdir(config.eval.evaluator_checkpoint):
-      config.eval.evaluator_checkpoint = _random_classifier(
-          os.path.join(tmp, 'evaluator'))
+    for section, key in ((config.model, 'f_checkpoint'),
+                         (config.eval, 'evaluator_checkpoint'),
+                         (config.eval, 'reverse_evaluator_checkpoint')):
+      if key in section and not os.path.isdir(section[key]):
+        section[key] = _random_classifier(os.path.join(tmp, key))
 
 
 def build(config: ml_collections.ConfigDict, global_batch: int):
