@@ -40,6 +40,8 @@ The paper's other choices stay switches:
   --config.model.g.ema_decay=0                        raw g
   --config.model.d.skip_above_accuracy=0.9            thresholded D (XGAN slides)
   --config.model.f_tune_every=15                      f fine-tuned on L_CONST (yunjey's)
+  --config.model.g.ema_start=1000                     g averaged from step 1,000 on
+                                                      (seed 1: 90.25 % against 89.16 %)
   --config.schedule="('disc','gen','gen')"            two g updates per D update
   --config.prerequisites.f.config.model.variant=maxpool --config.prerequisites.f.workdir=W \
   --config.model.f_checkpoint=W/classifier            the paper's f architecture
