@@ -11,17 +11,8 @@ import ml_collections
 import numpy as np
 
 from xdomain import checkpoints
-from xdomain import config_lib
 from xdomain import methods
 from xdomain import steps
-from xdomain.models import classifiers
-
-
-def _random_classifier(path: str) -> str:
-  model_config = config_lib.classifier_model()
-  model = classifiers.classifier_from_config(model_config)
-  variables = model.init(jax.random.key(0), np.zeros((1, 32, 32, 3)))
-  return checkpoints.save_classifier(path, variables, model_config, {})
 
 
 def _ensure_exports(config: ml_collections.ConfigDict, tmp: str) -> None:
@@ -32,7 +23,8 @@ def _ensure_exports(config: ml_collections.ConfigDict, tmp: str) -> None:
                          (config.eval, 'evaluator_checkpoint'),
                          (config.eval, 'reverse_evaluator_checkpoint')):
       if key in section and not os.path.isdir(section[key]):
-        section[key] = _random_classifier(os.path.join(tmp, key))
+        section[key] = checkpoints.save_untrained_classifier(
+            os.path.join(tmp, key))
 
 
 def build(config: ml_collections.ConfigDict, global_batch: int):

@@ -49,13 +49,9 @@ def mnist_data_dir(data_dir):
 
 def tiny_classifier_config(data_dir, **overrides):
   """configs/pretrain_f_synth.py:tiny pointed at the test data dir."""
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,unused-import
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(
-      'pretrain_f_synth', os.path.join(REPO, 'configs', 'pretrain_f_synth.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config('tiny')
+  from xdomain import config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config_file(
+      os.path.join(REPO, 'configs', 'pretrain_f_synth.py'), 'tiny')
   config.data.data_dir = data_dir
   config.data.manual_dir = MNIST_DIR
   config.eval.cross_domain = ()

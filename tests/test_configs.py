@@ -1,7 +1,6 @@
 """Every config file loads and validates; tiny variants train end to end."""
 
 import glob
-import importlib.util
 import os
 
 import pytest
@@ -15,12 +14,7 @@ from conftest import REPO
 CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', '*.py')))
 
 
-def load(path, variant=''):
-  spec = importlib.util.spec_from_file_location(
-      os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant) if variant else module.get_config()
+load = config_lib.load_config_file  # a config file's get_config(variant)
 
 
 def test_there_are_configs():

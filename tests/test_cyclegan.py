@@ -141,14 +141,9 @@ import sys
 import jax, numpy as np
 from xdomain import config_lib, methods, steps
 from xdomain.defaults import cyclegan
-from xdomain.models import classifiers
 from xdomain import checkpoints
 tmp = sys.argv[2]
-model_config = config_lib.classifier_model()
-model = classifiers.classifier_from_config(model_config)
-variables = model.init(jax.random.key(0), np.zeros((1, 32, 32, 3)))
-export = checkpoints.save_classifier(f'{tmp}/evaluator', variables,
-                                     model_config, {})
+export = checkpoints.save_untrained_classifier(f'{tmp}/evaluator')
 config = cyclegan.cyclegan_config(config_lib.domain('a'),
                                   config_lib.domain('b'), export)
 config.model.g.width, config.model.d.widths = 4, (4, 8)

@@ -381,15 +381,9 @@ import sys
 import jax, numpy as np
 from xdomain import checkpoints, config_lib, methods, steps
 from xdomain.defaults import dtn
-from xdomain.models import classifiers
 tmp = sys.argv[2]
-model_config = config_lib.classifier_model()
-model = classifiers.classifier_from_config(model_config)
-exports = []
-for i, name in enumerate(('f', 'evaluator')):
-  variables = model.init(jax.random.key(i), np.zeros((1, 32, 32, 3)))
-  exports.append(checkpoints.save_classifier(f'{tmp}/{name}', variables,
-                                             model_config, {}))
+exports = [checkpoints.save_untrained_classifier(f'{tmp}/{name}', seed=i)
+           for i, name in enumerate(('f', 'evaluator'))]
 config = dtn.dtn_config(config_lib.domain('a'), config_lib.domain('b'),
                                *exports)
 config.model.g.widths = (32, 16, 8)

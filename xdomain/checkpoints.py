@@ -145,6 +145,17 @@ def save_classifier(path: str, variables: Dict[str, Any],
   return path
 
 
+def save_untrained_classifier(path: str, seed: int = 0) -> str:
+  """An export of an untrained classifier of f's family (`config_lib`'s
+  default model), for benchmarks and tests where its weights do not
+  matter; returns its absolute path."""
+  from xdomain import config_lib  # pylint: disable=g-import-not-at-top
+  model_config = config_lib.classifier_model()
+  model = classifiers.classifier_from_config(model_config)
+  variables = model.init(jax.random.key(seed), np.zeros((1, 32, 32, 3)))
+  return save_classifier(path, variables, model_config, {})
+
+
 def load_classifier(
     path: str) -> Tuple[classifiers.DigitClassifier, Dict[str, Any], Dict]:
   """Returns (module, variables, metadata) of an exported classifier."""

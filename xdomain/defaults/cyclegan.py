@@ -102,7 +102,4 @@ def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def variant(config: ml_collections.ConfigDict,
             name: str) -> ml_collections.ConfigDict:
   """'' (the paper size), 'cpu' or 'tiny'."""
-  sizes = {'': lambda c: c, 'cpu': cpu, 'tiny': tiny}
-  if name not in sizes:
-    raise ValueError(f'Unknown variant {name!r}; known: cpu, tiny')
-  return sizes[name](config)
+  return config_lib.apply_variant(config, name, tiny, cpu=cpu)

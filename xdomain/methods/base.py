@@ -159,12 +159,9 @@ class Table:
     source_only_paper: the paper's "source only" number (the pretrained
       f's classifier, `model.f_checkpoint`, on the target test split, no
       adaptation) in %, None when the method has no such row.
-    source_only_metric: the column its source-only number goes in (the
-      protocol it is comparable with); '' = no source-only row.
   """
   rows: Tuple[TableRow, ...]
   metrics: Tuple[str, ...]
   main_metric: str
   paper_source: str = ''
   source_only_paper: Optional[float] = None
-  source_only_metric: str = ''

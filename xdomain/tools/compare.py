@@ -136,19 +136,15 @@ def row_config(base_config, row, seed):
   return config
 
 
-def run_row(method, base_config, row, seed, root):
-  """Trains (or reuses, or resumes) one row of one method for one seed;
-  returns its CSV record."""
+def run_row(method, row, config, workdir, overrides):
+  """Trains (or reuses, or resumes) one row of one method for one seed, its
+  config already checked against the workdir's; returns its CSV record."""
   from xdomain import chain  # pylint: disable=g-import-not-at-top
-  config = row_config(base_config, row, seed)
-  workdir = os.path.join(root, method, _slug(row.name), f'seed{seed}')
-  check_same_config(workdir, config)
   results = _finished_results(workdir, config.num_train_steps)
   if results is None:
     chain.run(config, workdir)
     results = _finished_results(workdir, config.num_train_steps)
-  overrides = {**_global_overrides(), **resolved_overrides(base_config, row)}
-  return {'method': method, 'row': row.name, 'seed': seed,
+  return {'method': method, 'row': row.name, 'seed': config.seed,
           'steps': results['step'],
           'wall_seconds': results.get('wall_seconds', ''),
           **{m: results[m] for m in METRICS if m in results},
@@ -170,7 +166,6 @@ def classifier_on_target(checkpoint, config):
   """An exported classifier's accuracy on the target test split (the source
   only row with f, the oracle row with the target evaluator)."""
   # pylint: disable=g-import-not-at-top
-  import jax
   from xdomain import checkpoints
   from xdomain import evaluation
   from xdomain import steps
@@ -183,8 +178,7 @@ def classifier_on_target(checkpoint, config):
   return evaluation.classifier_accuracy(
       counter, steps.replicate(variables), config.data, target.name,
       target.test_split, config.eval.per_device_batch_size,
-      limit=config.eval.limit or None,
-      process_index=jax.process_index(), process_count=jax.process_count())
+      **evaluation.split_options(config))
 
 
 def fixed_rows(configs):
@@ -399,16 +393,19 @@ def main(argv):
     rows = table.rows if _ABLATIONS.value else table.rows[:1]
     plan += [(method, row) for row in rows if not _ROWS.value
              or row.name in _ROWS.value or _slug(row.name) in _ROWS.value]
-  for method, row in plan:  # every run's config checked before any trains
+  runs = []  # every run's config, checked against its workdir before any trains
+  for method, row in plan:
+    overrides = {**_global_overrides(),
+                 **resolved_overrides(configs[method], row)}
     for seed in _SEEDS.value:
       config = row_config(configs[method], row, int(seed))
-      check_same_config(os.path.join(root, method, _slug(row.name),
-                                     f'seed{seed}'), config)
+      workdir = os.path.join(root, method, _slug(row.name), f'seed{seed}')
+      check_same_config(workdir, config)
+      runs.append((method, row, config, workdir, overrides))
   records = []
-  for method, row in plan:
-    for seed in _SEEDS.value:
-      print(f'== {method}: {row.name}, seed {seed}', flush=True)
-      records.append(run_row(method, configs[method], row, int(seed), root))
+  for method, row, config, workdir, overrides in runs:
+    print(f'== {method}: {row.name}, seed {config.seed}', flush=True)
+    records.append(run_row(method, row, config, workdir, overrides))
   records += fixed_rows(configs)
   out = _OUT.value
   files.makedirs(os.path.dirname(os.path.abspath(out)))
