@@ -17,13 +17,15 @@ downloaded here: its .mat files must be in data.manual_dir
   --config.loss.gan_weight=0     without L_GAN
 Variants: `:short` (sigan.sigan_short: 2,000 steps at batch 32 with
 RMSprop 2e-4, t = 1, E's adversarial learning rate x 0.05 and normalised
-attention maps: the setting of the measured CPU runs in the README) and
-`:tiny` (tests).
+attention maps: the setting of the measured CPU runs in docs/measurements.md),
+`:cpu` (sigan.sigan_cpu, with configs/dtn_digits.py's f and evaluator; see
+configs/sigan_synth_mnist.py) and `:tiny` (tests).
 """
 
 import os
 
 from xdomain import config_lib
+from xdomain.defaults import dtn
 from xdomain.defaults import sigan
 
 
@@ -32,8 +34,14 @@ def get_config(variant: str = ''):
       source=config_lib.domain('svhn_cropped', 'train', 'test'),
       target=config_lib.domain('mnist', 'train', 'test'),
       f_checkpoint='', evaluator_checkpoint='')
-  # Trained first when missing: E and F, and the MNIST evaluator.
-  sigan.sigan_prerequisites(config, os.path.dirname(__file__),
-                            'pretrain_f_svhn.py', 'runs/f_svhn',
-                            'classifier_mnist.py', 'runs/eval_mnist')
+  # Trained first when missing: E and F, and the MNIST evaluator; at the
+  # `:cpu` size those of configs/dtn_digits.py (as sigan_synth_mnist.py).
+  if variant == 'cpu':
+    dtn.dtn_prerequisites(config, 'runs/f_svhn_bn_tanh',
+                          'runs/eval_mnist_strided', f_steps=20_000,
+                          f_batch=100, f_train_split='extra')
+  else:
+    sigan.sigan_prerequisites(config, os.path.dirname(__file__),
+                              'pretrain_f_svhn.py', 'runs/f_svhn',
+                              'classifier_mnist.py', 'runs/eval_mnist')
   return sigan.sigan_variant(config, variant)

@@ -100,3 +100,17 @@ def test_prerequisites_read_their_data_where_the_run_does():
   pre.data.manual_dir = '/elsewhere'  # set on its own: kept
   chain.inherit_data_dirs(config, pre)
   assert pre.data.manual_dir == '/elsewhere'
+
+
+def test_every_method_at_cpu_size_shares_one_target_evaluator():
+  """The comparison's equal terms: at `:cpu`, every synth_mnist method is
+  scored by the same MNIST evaluator (one workdir, one config), and SIGAN's
+  E and F are DTN's f."""
+  configs = {m: load(os.path.join(REPO, 'configs', f'{m}_synth_mnist.py'),
+                     'cpu') for m in ('dtn', 'sigan', 'cyclegan')}
+  evaluators = {m: c.prerequisites.evaluator for m, c in configs.items()}
+  assert len({e.workdir for e in evaluators.values()}) == 1
+  assert evaluators['dtn'].config == evaluators['sigan'].config == (
+      evaluators['cyclegan'].config)
+  assert configs['sigan'].prerequisites.f == configs['dtn'].prerequisites.f
+  assert tuple(configs['sigan'].model.g.widths) == (256, 128, 64)

@@ -77,10 +77,21 @@ def sigan_short(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return config
 
 
+def sigan_cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`:cpu`: `sigan_short` with DTN's `:cpu` networks (g 256/128/64, D
+  64/128/256): the size the comparison tool trains; its config file also
+  takes E, F and the evaluator from the DTN recipe's prerequisites (see
+  configs/sigan_synth_mnist.py)."""
+  sigan_short(config)
+  config.model.g.widths = (256, 128, 64)
+  config.model.d.widths = (64, 128, 256)
+  return config
+
+
 def sigan_variant(config: ml_collections.ConfigDict,
                   variant: str) -> ml_collections.ConfigDict:
   """Applies a SIGAN config's variant: '' (as is, the paper's settings),
-  'short' (`sigan_short`) or 'tiny' (tests; the classification update
+  'short' (`sigan_short`), 'cpu' (`sigan_cpu`) or 'tiny' (tests; the classification update
   every 2 iterations)."""
   def tiny(config):
     source, target = config.data.source.name, config.data.target.name
@@ -89,10 +100,8 @@ def sigan_variant(config: ml_collections.ConfigDict,
     return config_lib.tiny_prerequisites(
         config, {source: config.data.source.name,
                  target: config.data.target.name})
-  # 'cpu' is 'short' (the size of the measured CPU runs; the comparison
-  # tool asks every method for its :cpu size).
   return config_lib.apply_variant(config, variant, tiny, short=sigan_short,
-                                  cpu=sigan_short)
+                                  cpu=sigan_cpu)
 
 
 def sigan_prerequisites(config: ml_collections.ConfigDict, configs_dir: str,
