@@ -32,7 +32,7 @@ def test_compare_trains_two_methods_two_seeds_reuses_and_refuses(
       ('dtn', 'DTN', '0'), ('dtn', 'DTN', '1'),
       ('cyclegan', 'CycleGAN', '0'), ('cyclegan', 'CycleGAN', '1'),
       ("dtn", "source only (f's classifier of dtn)", ''),
-      ('dtn', 'oracle (the evaluator of dtn)', '')]  # cyclegan's is dtn's
+      ('dtn', 'oracle (the evaluator of dtn, cyclegan)', '')]  # one, shared
   for r in rows[:4]:
     assert r['steps'] == '3'
     assert 0 <= float(r['translated_accuracy']) <= 1

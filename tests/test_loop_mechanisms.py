@@ -113,7 +113,8 @@ def test_curves_group_families_and_keep_the_latest_line_per_step(tmp_path):
   workdir = str(tmp_path)
   curves.append(workdir, 10, {'disc/D1(fake_source)': 0.5,
                               'disc/D2(fake_source)': 0.3,
-                              'gen/L_CONST': 2.0, 'images_per_second': 9.0})
+                              'gen/L_CONST': 2.0, 'images_per_second': 9.0,
+                              'cls/accuracy_on_G(x_s)': 1.0})
   curves.append(workdir, 20, {'gen/L_CONST': 1.0})
   curves.append(workdir, 20, {'gen/L_CONST': 0.5})  # a resumed run's line
   curves.append(workdir, 20, {'eval/translated_accuracy': 0.9})
@@ -125,6 +126,7 @@ def test_curves_group_families_and_keep_the_latest_line_per_step(tmp_path):
       'evaluation': ['eval/translated_accuracy'],
       'disc/D outputs on fake_source': ['disc/D1(fake_source)',
                                         'disc/D2(fake_source)'],
+      'cls/accuracy_on_G(x_s)': ['cls/accuracy_on_G(x_s)'],  # not a D's
       'gen/L_CONST': ['gen/L_CONST']}
   path = curves.plot(workdir)
   with open(path, 'rb') as f:

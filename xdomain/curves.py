@@ -23,7 +23,8 @@ HISTORY = 'metrics.jsonl'
 FIGURE = 'curves.png'
 # Speed bookkeeping, not learning curves.
 _SKIPPED = ('images_per_second', 'eta_seconds', 'wall_seconds')
-_FAMILY = re.compile(r'^(?P<group>.*/)?(?P<name>[^/(]+)\((?P<arg>[^)]*)\)$')
+# A discriminator's output on a batch: `group/D(batch)`, `group/D2(batch)`.
+_FAMILY = re.compile(r'^(?P<group>.*/)?(?P<name>D\d*)\((?P<arg>[^)]*)\)$')
 
 
 def append(workdir: str, step: int, scalars: Dict[str, float]) -> None:

@@ -183,28 +183,34 @@ def classifier_on_target(checkpoint, config):
 
 def fixed_rows(configs):
   """The rows without training, one per distinct classifier: source only
-  (each method's f) and oracle (each target evaluator)."""
-  records, seen = [], set()
+  (each method's f) and oracle (each target evaluator), each naming every
+  method that shares it."""
+  from xdomain import methods  # pylint: disable=g-import-not-at-top
+  users = {}  # (row, checkpoint) -> the methods (and a config) that use it
   for method, config in configs.items():
     for row, key in ((SOURCE_ONLY, 'f_checkpoint'),
                      (ORACLE, 'evaluator_checkpoint')):
       section = config.model if key == 'f_checkpoint' else config.eval
       checkpoint = section.get(key, '')
-      if not checkpoint or checkpoint in seen:
-        continue
-      seen.add(checkpoint)
-      accuracy = classifier_on_target(checkpoint, config)
-      what = ("f's classifier" if row == SOURCE_ONLY else 'the evaluator')
-      # The paper's source-only number, where the method's table has one.
-      from xdomain import methods  # pylint: disable=g-import-not-at-top
-      paper = (methods.TABLES[method].source_only_paper
-               if row == SOURCE_ONLY else None)
-      records.append({'method': method, 'row': f'{row} ({what} of {method})',
-                      'seed': '', 'steps': 0, 'wall_seconds': 0,
-                      'target_accuracy': accuracy, 'paper': paper,
-                      'overrides': f'{checkpoint} on {config.data.target.name}'
-                                   f':{config.data.target.test_split}',
-                      'workdir': ''})
+      if checkpoint:
+        users.setdefault((row, checkpoint), []).append((method, config))
+  records = []
+  for (row, checkpoint), shared_by in users.items():
+    method, config = shared_by[0]
+    accuracy = classifier_on_target(checkpoint, config)
+    what = "f's classifier" if row == SOURCE_ONLY else 'the evaluator'
+    names = ', '.join(m for m, _ in shared_by)
+    # The paper's source-only number, of the first method whose table has one.
+    paper = None
+    if row == SOURCE_ONLY:
+      paper = next((methods.TABLES[m].source_only_paper for m, _ in shared_by
+                    if methods.TABLES[m].source_only_paper is not None), None)
+    records.append({'method': method, 'row': f'{row} ({what} of {names})',
+                    'seed': '', 'steps': 0, 'wall_seconds': 0,
+                    'target_accuracy': accuracy, 'paper': paper,
+                    'overrides': f'{checkpoint} on {config.data.target.name}'
+                                 f':{config.data.target.test_split}',
+                    'workdir': ''})
   return records
 
 
