@@ -107,10 +107,13 @@ def test_every_method_at_cpu_size_shares_one_target_evaluator():
   scored by the same MNIST evaluator (one workdir, one config), and SIGAN's
   E and F are DTN's f."""
   configs = {m: load(os.path.join(REPO, 'configs', f'{m}_synth_mnist.py'),
-                     'cpu') for m in ('dtn', 'sigan', 'cyclegan')}
+                     'cpu') for m in ('dtn', 'sigan', 'cyclegan', 'xgan')}
   evaluators = {m: c.prerequisites.evaluator for m, c in configs.items()}
   assert len({e.workdir for e in evaluators.values()}) == 1
   assert evaluators['dtn'].config == evaluators['sigan'].config == (
-      evaluators['cyclegan'].config)
+      evaluators['cyclegan'].config) == evaluators['xgan'].config
+  assert configs['xgan'].prerequisites.f == configs['dtn'].prerequisites.f
+  assert configs['xgan'].prerequisites.reverse_evaluator == (
+      configs['cyclegan'].prerequisites.reverse_evaluator)
   assert configs['sigan'].prerequisites.f == configs['dtn'].prerequisites.f
   assert tuple(configs['sigan'].model.g.widths) == (256, 128, 64)

@@ -10,6 +10,7 @@ from xdomain.methods import classifier
 from xdomain.methods import cyclegan
 from xdomain.methods import dtn
 from xdomain.methods import sigan
+from xdomain.methods import xgan
 
 Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
 
@@ -18,14 +19,16 @@ REGISTRY: Dict[str, Builder] = {
     'cyclegan': cyclegan.build,
     'dtn': dtn.build,
     'sigan': sigan.build,
+    'xgan': xgan.build,
 }
 
 
-# Results tables the methods declare (python -m xdomain.tools.table).
+# Results tables the methods declare (python -m xdomain.tools.compare).
 TABLES: Dict[str, base.Table] = {
     'cyclegan': cyclegan.TABLE,
     'dtn': dtn.TABLE,
     'sigan': sigan.TABLE,
+    'xgan': xgan.TABLE,
 }
 
 
