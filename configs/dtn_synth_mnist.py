@@ -51,7 +51,7 @@ Ablations (DTN Table 1 style; rows of `dtn.TABLE` for the table tool):
   --config.loss.gan_weight=0      without the GAN terms
   --config.model.d.ternary=False  binary instead of ternary D
   --config.model.generator_input=pixels --config.loss.beta=0 \
-  --config.loss.target_through_g=False   the Sec. 3 baseline
+  --config.loss.target_through_g=False --config.model.d.ternary=False   the Sec. 3 baseline (a plain GAN)
 """
 
 from xdomain import config_lib

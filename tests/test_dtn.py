@@ -445,3 +445,12 @@ def test_wrong_generator_channels_named_before_compiling(data_dir,
   config = _tiny_dtn(data_dir, tiny_classifiers, **{'model.g.channels': 2})
   with pytest.raises(errors.ConfigError, match='model.g.channels'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_ternary_d_without_the_target_batch_is_named(data_dir,
+                                                     tiny_classifiers):
+  from xdomain import errors, methods  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers, **{
+      'model.d.ternary': True, 'loss.target_through_g': False})
+  with pytest.raises(errors.ConfigError, match='target_through_g'):
+    methods.build(config, '/tmp/unused')

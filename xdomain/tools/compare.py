@@ -62,7 +62,7 @@ flags.mark_flags_as_required(['pair'])
 SOURCE_ONLY, ORACLE = 'source only', 'oracle'
 # Column order of the metrics, as far as a method has them.
 METRICS = ('translated_accuracy', 'knn_accuracy', 'adaptation_accuracy',
-           'reverse_accuracy', 'translated_accuracy_3')
+           'reverse_accuracy', 'embedding_accuracy', 'translated_accuracy_3')
 
 
 def _slug(name: str) -> str:
