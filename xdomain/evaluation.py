@@ -174,3 +174,44 @@ def per_class_report(labels, evaluator_preds, f_preds):
                  f'evaluator={np.mean(evaluator_preds[mine] == c):.4f}  '
                  f'f={np.mean(f_preds[mine] == c):.4f}  read as {common}')
   return lines
+
+
+def two_way_translation_evaluator(to_target, to_source, evaluator, reverse,
+                                  config, workdir: str):
+  """evaluate(params_only, step) -> metrics for a method translating both
+  ways (CycleGAN, XGAN): `translated_accuracy` (the target evaluator
+  `evaluator` = (module, variables) on to_target(source test)),
+  `reverse_accuracy` (`reverse`, the source evaluator or None, on
+  to_source(target test)), `knn_accuracy`, and the grids samples/ and
+  samples_reverse/. The translators are (variables, images) -> images."""
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  counter = make_counter(
+      lambda v, x: evaluator[0].apply(v['evaluator'], to_target(v, x)))
+  reverse_counter = reverse and make_counter(
+      lambda v, x: reverse[0].apply(v['evaluator'], to_source(v, x)))
+  p_to_target, p_to_source = jax.pmap(to_target), jax.pmap(to_source)
+
+  def evaluate(params_only, step):
+    source, target = config.data.source, config.data.target
+    per_device = config.eval.per_device_batch_size
+    where = split_options(config)
+    metrics = {'translated_accuracy': classifier_accuracy(
+        counter, steps.replicate({**params_only, 'evaluator': evaluator[1]}),
+        config.data, source.name, source.test_split, per_device, **where)}
+    if reverse:
+      metrics['reverse_accuracy'] = classifier_accuracy(
+          reverse_counter, steps.replicate({**params_only,
+                                            'evaluator': reverse[1]}),
+          config.data, target.name, target.test_split, per_device, **where)
+    rep_vars = steps.replicate(params_only)
+    metrics['knn_accuracy'] = translated_knn(
+        lambda b: p_to_target(rep_vars, b), config)
+    write = jax.process_index() == 0
+    save_translation_grid(lambda b: p_to_target(rep_vars, b), config,
+                          os.path.join(workdir, 'samples'), step, write=write)
+    save_translation_grid(lambda b: p_to_source(rep_vars, b), config,
+                          os.path.join(workdir, 'samples_reverse'), step,
+                          write=write, domain=target)
+    return metrics
+
+  return evaluate

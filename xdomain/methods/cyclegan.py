@@ -32,7 +32,6 @@ train) images (DTN Table 2's protocol). Grids: samples/ (source -> target)
 and samples_reverse/ (target -> source).
 """
 
-import os
 
 import jax
 import jax.numpy as jnp
@@ -215,38 +214,12 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return lambda variables, images: apply(variables['params'], name, images)
 
   to_target, to_source = translator(G_ST), translator(G_TS)
-  counter = evaluation.make_counter(
-      lambda v, x: evaluator.apply(v['evaluator'], to_target(v, x)))
-  reverse_counter = reverse and evaluation.make_counter(
-      lambda v, x: reverse[0].apply(v['evaluator'], to_source(v, x)))
-  p_to_target, p_to_source = jax.pmap(to_target), jax.pmap(to_source)
+  two_way = evaluation.two_way_translation_evaluator(
+      to_target, to_source, (evaluator, evaluator_variables), reverse, config,
+      workdir)
 
   def evaluate(variables, step):
-    source, target = config.data.source, config.data.target
-    per_device = config.eval.per_device_batch_size
-    where = evaluation.split_options(config)
-    params_only = {'params': variables['params']}
-    metrics = {'translated_accuracy': evaluation.classifier_accuracy(
-        counter, steps.replicate({**params_only,
-                                  'evaluator': evaluator_variables}),
-        config.data, source.name, source.test_split, per_device, **where)}
-    if reverse:
-      metrics['reverse_accuracy'] = evaluation.classifier_accuracy(
-          reverse_counter, steps.replicate({**params_only,
-                                            'evaluator': reverse[1]}),
-          config.data, target.name, target.test_split, per_device, **where)
-    rep_vars = steps.replicate(params_only)
-    metrics['knn_accuracy'] = evaluation.translated_knn(
-        lambda b: p_to_target(rep_vars, b), config)
-    write = jax.process_index() == 0
-    evaluation.save_translation_grid(
-        lambda b: p_to_target(rep_vars, b), config,
-        os.path.join(workdir, 'samples'), step, write=write)
-    evaluation.save_translation_grid(
-        lambda b: p_to_source(rep_vars, b), config,
-        os.path.join(workdir, 'samples_reverse'), step, write=write,
-        domain=target)
-    return metrics
+    return two_way({'params': variables['params']}, step)
 
   groups = {
       'disc': base.UpdateGroup(

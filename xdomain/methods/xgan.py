@@ -45,7 +45,6 @@ lower is better; the slides propose it for model selection). Grids:
 samples/ (S -> T) and samples_reverse/ (T -> S).
 """
 
-import os
 
 import jax
 import jax.numpy as jnp
@@ -286,11 +285,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return run(variables['params'], 'd1', run(variables['params'], 'e2',
                                               images))
 
-  counter = evaluation.make_counter(
-      lambda v, x: evaluator.apply(v['evaluator'], to_target(v, x)))
-  reverse_counter = reverse and evaluation.make_counter(
-      lambda v, x: reverse[0].apply(v['evaluator'], to_source(v, x)))
-  p_to_target, p_to_source = jax.pmap(to_target), jax.pmap(to_source)
+  two_way = evaluation.two_way_translation_evaluator(
+      to_target, to_source, (evaluator, evaluator_variables), reverse, config,
+      workdir)
   p_embed = {net: jax.pmap(lambda v, x, net=net: run(v['params'], net, x))
              for net in ('e1', 'e2')}
   p_sem = jax.pmap(lambda v, x: jnp.mean(jnp.square(
@@ -311,21 +308,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
 
   def evaluate(variables, step):
     source, target = config.data.source, config.data.target
-    per_device = config.eval.per_device_batch_size
-    where = evaluation.split_options(config)
     params_only = {'params': variables['params']}
-    metrics = {'translated_accuracy': evaluation.classifier_accuracy(
-        counter, steps.replicate({**params_only,
-                                  'evaluator': evaluator_variables}),
-        config.data, source.name, source.test_split, per_device, **where)}
-    if reverse:
-      metrics['reverse_accuracy'] = evaluation.classifier_accuracy(
-          reverse_counter, steps.replicate({**params_only,
-                                            'evaluator': reverse[1]}),
-          config.data, target.name, target.test_split, per_device, **where)
+    metrics = two_way(params_only, step)
     rep_vars = steps.replicate(params_only)
-    metrics['knn_accuracy'] = evaluation.translated_knn(
-        lambda b: p_to_target(rep_vars, b), config)
     limit = config.eval.limit or None
     train_z, train_y = over_split(p_embed['e1'], rep_vars, source.name,
                                   source.train_split,
@@ -337,14 +322,6 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     distances, _ = over_split(p_sem, rep_vars, source.name, source.test_split,
                               limit)
     metrics['semantic_distance'] = float(np.mean(distances))
-    write = jax.process_index() == 0
-    evaluation.save_translation_grid(
-        lambda b: p_to_target(rep_vars, b), config,
-        os.path.join(workdir, 'samples'), step, write=write)
-    evaluation.save_translation_grid(
-        lambda b: p_to_source(rep_vars, b), config,
-        os.path.join(workdir, 'samples_reverse'), step, write=write,
-        domain=target)
     return metrics
 
   groups = {
