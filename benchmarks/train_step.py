@@ -73,9 +73,9 @@ def main(argv):
       'platform': device.platform, 'device_kind': device.device_kind,
       'cpu_count': os.cpu_count(), 'machine': platform.machine(),
       'jax': jax.__version__, 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-      # The networks' sizes (DTN/SIGAN: g.widths, d.widths; CycleGAN:
-      # g.width, g.res_blocks, d.widths).
-      'g': config.model.g.to_dict(), 'd': config.model.d.to_dict(),
+      # The networks' sizes: every method's whole model section (its
+      # fields differ: DTN g.widths, CycleGAN g.width, XGAN widths, ...).
+      'model': config.model.to_dict(),
   }
   if 'cls_every' in config.get('loss', {}):
     result['cls_every'] = int(config.loss.cls_every)

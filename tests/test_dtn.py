@@ -271,6 +271,40 @@ def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(
   assert _built(config).groups['disc'].skip_if is None
 
 
+def test_instance_noise_is_what_d_sees_and_only_d(data_dir,
+                                                  tiny_classifiers):
+  """model.d.instance_noise: D's losses change with the noise draw (the
+  step's key), not without noise; g's translations never see it."""
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  losses_by = {}
+  for noise in (0.0, 0.5):
+    config = _tiny_dtn(data_dir, tiny_classifiers,
+                       **{'model.d.instance_noise': noise})
+    method, batch = _built(config), random_batch(config)
+    state = steps.init_state(method, jax.random.key(0),
+                             jax.tree.map(lambda x: x[0], batch))
+
+    def passes(params, stats, one, rng):
+      shared, _ = method.shared.fn(params, stats, one, rng)
+      return (shared['fakes'],
+              method.groups['disc'].loss_fn(params, stats, one, rng,
+                                            shared)[0],
+              method.groups['gen'].loss_fn(params, stats, one, rng,
+                                           shared)[0])
+
+    run = jax.vmap(passes, in_axes=(None, None, 0, None),
+                   axis_name=steps.AXIS)
+    losses_by[noise] = [run(state['params'], state['batch_stats'], batch,
+                            jax.random.key(k)) for k in (1, 2)]
+  quiet, noisy = losses_by[0.0], losses_by[0.5]
+  for a, b in zip(quiet[0], quiet[1]):  # no noise: the key does not matter
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(noisy[0][0], quiet[0][0])  # same G(x)
+  for i in (1, 2):  # L_D and L_GANG see D through the noise
+    assert float(noisy[0][i][0]) != float(noisy[1][i][0])
+    assert float(noisy[0][i][0]) != float(quiet[0][i][0])
+
+
 def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):
   from xdomain import steps  # pylint: disable=g-import-not-at-top
   config = _tiny_dtn(data_dir, tiny_classifiers,

@@ -31,10 +31,13 @@ def dtn_config(source: ml_collections.ConfigDict,
   # skipped on batches where its real/fake accuracy is above it (1 = never).
   # g.ema_start: 0 = the average warmed up from the start, else it equals
   # the raw g until that step and decays at ema_decay after it.
+  # d.instance_noise: std of Gaussian noise added to every image D sees
+  # (real and fake, in L_D and L_GANG; 0 = none, the paper).
   config.model.g = ml_collections.ConfigDict(
       dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0))
   config.model.d = ml_collections.ConfigDict(
-      dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0))
+      dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0,
+           instance_noise=0.0))
 
   config.loss = ml_collections.ConfigDict(dict(
       gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,

@@ -200,18 +200,21 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     fakes, features, stats = nets.generate(params, batch_stats, x, train=True)
     return {'fakes': fakes, 'features': features}, {'batch_stats': stats}
 
-  def d_logits(params, batch_stats, fakes, real):
-    logits, stats = nets.discriminate(params, batch_stats,
-                                      jnp.concatenate([fakes, real]))
+  noise_std = float(config.model.d.get('instance_noise', 0.0))
+
+  def d_logits(params, batch_stats, fakes, real, rng):
+    images = jnp.concatenate([fakes, real])
+    if noise_std > 0:  # instance noise: D sees every image through N(0, s^2)
+      images = images + noise_std * jax.random.normal(rng, images.shape)
+    logits, stats = nets.discriminate(params, batch_stats, images)
     n = real.shape[0]
     parts = jnp.split(logits[:-n], fakes.shape[0] // n) + [logits[-n:]]
     return parts, stats  # [G(source), (G(target)), real target]
 
   def disc_loss(params, batch_stats, batch, rng, shared):
-    del rng
     (*fake_logits, real_logits), stats = d_logits(
         params, batch_stats, jax.lax.stop_gradient(shared['fakes']),
-        batch['target']['image'])
+        batch['target']['image'], rng)
     if ternary:  # L_D, DTN Sec. 3
       loss = losses.ternary_d_loss(*fake_logits, real_logits)
       probs = [jax.nn.softmax(l).mean(0) for l in fake_logits + [real_logits]]
@@ -233,12 +236,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                   'metrics': metrics}
 
   def gen_loss(params, batch_stats, batch, rng, shared):
-    del rng
     xs, xt = batch['source']['image'], batch['target']['image']
     n = xs.shape[0]
     fakes, features = shared['fakes'], shared['features']
     # D's batch-stats update from this pass is dropped (only L_D's is kept).
-    *fake_logits, _ = d_logits(params, batch_stats, fakes, xt)[0]
+    *fake_logits, _ = d_logits(params, batch_stats, fakes, xt, rng)[0]
     fake_s = fakes[:n]
     # L_GANG (DTN Sec. 3): G's fakes pushed towards D3, "real target".
     l_gan = (losses.ternary_g_loss(*fake_logits) if ternary
