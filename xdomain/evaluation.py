@@ -133,12 +133,15 @@ def pairs_sheet(source, translated, rows: int, cols: int) -> np.ndarray:
 
 
 def save_translation_grid(translate_fn, config, directory: str, step: int,
-                          write: bool = True, domain=None) -> None:
+                          write: bool = True, domain=None,
+                          annotate=None) -> None:
   """A fixed grid of test images of `domain` (default the source;
   `eval.grid_rows` x `grid_cols`), each row above its translations by
   `translate_fn` (one device-sharded batch -> images), saved as step_N.png
-  and latest.png in `directory`. Every process must call it (the
-  translation may span all of them); only `write` processes save."""
+  and latest.png in `directory`. `annotate`: optional (the same batch) ->
+  the source images [N, 32, 32, 3] as drawn (e.g. with DA-GAN's attention
+  boxes). Every process must call it (the translation may span all of
+  them); only `write` processes save."""
   rows, cols = config.eval.grid_rows, config.eval.grid_cols
   n = rows * cols
   num_devices = jax.local_device_count()
@@ -149,9 +152,10 @@ def save_translation_grid(translate_fn, config, directory: str, step: int,
       num_devices=num_devices, per_device_batch=per_device, limit=n))
   translated = np.asarray(translate_fn(batch['image'])).reshape(
       (-1, 32, 32, 3))[:n]
+  shown = annotate(batch['image']) if annotate else batch['image']
   if not write:
     return
-  source = batch['image'].reshape((-1, 32, 32, 3))[:n]
+  source = np.asarray(shown).reshape((-1, 32, 32, 3))[:n]
   sheet = pairs_sheet(source, translated, rows, cols)
   files.makedirs(directory)
   image_lib.save_png(os.path.join(directory, f'step_{step:07d}.png'), sheet)

@@ -8,6 +8,7 @@ from xdomain import errors
 from xdomain.methods import base
 from xdomain.methods import classifier
 from xdomain.methods import cyclegan
+from xdomain.methods import dagan
 from xdomain.methods import dtn
 from xdomain.methods import sigan
 from xdomain.methods import xgan
@@ -17,6 +18,7 @@ Builder = Callable[[ml_collections.ConfigDict, str], base.Method]
 REGISTRY: Dict[str, Builder] = {
     'classifier': classifier.build,
     'cyclegan': cyclegan.build,
+    'dagan': dagan.build,
     'dtn': dtn.build,
     'sigan': sigan.build,
     'xgan': xgan.build,
@@ -26,6 +28,7 @@ REGISTRY: Dict[str, Builder] = {
 # Results tables the methods declare (python -m xdomain.tools.compare).
 TABLES: Dict[str, base.Table] = {
     'cyclegan': cyclegan.TABLE,
+    'dagan': dagan.TABLE,
     'dtn': dtn.TABLE,
     'sigan': sigan.TABLE,
     'xgan': xgan.TABLE,
