@@ -47,6 +47,29 @@ def test_mask_of_eq_4_matches_hand_computed_values():
   np.testing.assert_allclose(half[0, 0, 8, 4], 0.5, atol=1e-6)
 
 
+@pytest.mark.parametrize('inside', [True, False])
+def test_boxes_stay_inside_the_image_when_asked(inside):
+  """model.box_inside: whatever f_loc outputs, the box lies in the image
+  (centres in [w, size - w]); without it a centre reaches the border."""
+  encoder = dagan_models.DeepAttentionEncoder(
+      widths=(4, 8, 8), box_half_size=10.0, inside=inside)
+  x = jnp.zeros((2, 32, 32, 3))
+  variables = encoder.init(jax.random.key(0), x)
+  _, centres, halves = encoder.apply(variables, x)
+  np.testing.assert_allclose(centres, 16.0)  # zero-initialised f_loc
+  # An extreme f_loc: every centre pushed as far as it goes, both ways.
+  for sign in (1.0, -1.0):
+    params = flax.core.unfreeze(variables['params'])
+    params['f_loc']['bias'] = sign * 1e3 * jnp.ones_like(
+        params['f_loc']['bias'])
+    _, centres, halves = encoder.apply({**variables, 'params': params}, x)
+    edge = 32.0 - 10.0 if sign > 0 else 10.0
+    if not inside:
+      edge = 32.0 if sign > 0 else 0.0
+    np.testing.assert_allclose(centres, edge, atol=1e-4)
+    np.testing.assert_allclose(halves, 10.0)
+
+
 def test_soft_cross_entropy_and_binary_gan_losses_hand_computed():
   from xdomain import losses  # pylint: disable=g-import-not-at-top
   target = jnp.log(jnp.array([[0.25, 0.75]]))
@@ -141,7 +164,7 @@ def test_gradients_reach_the_localiser_through_the_masks(data_dir,
 
 def test_losses_of_the_gen_update_match_hand_computed_values(
     data_dir, tiny_classifiers):
-  config = _tiny(data_dir, tiny_classifiers)
+  config = _tiny(data_dir, tiny_classifiers, **{'loss.distance': 'mse'})
   method, batch, state = _state(config)
   params, stats = state['params'], state['batch_stats']
 
@@ -156,7 +179,8 @@ def test_losses_of_the_gen_update_match_hand_computed_values(
   dae = dagan_models.DeepAttentionEncoder(
       widths=tuple(config.model.dae.widths), regions=1, attention=True,
       box_half_size=config.model.box_half_size,
-      steepness=config.model.steepness)
+      steepness=config.model.steepness,
+      fixed_scale=config.model.dae.fixed_scale)
   variables = {'params': params['dae'], 'batch_stats': stats['dae']}
   z_fake = dae.apply(variables, shared['fakes'], train=True,
                      mutable=['batch_stats'])[0][0]
@@ -172,6 +196,75 @@ def test_losses_of_the_gen_update_match_hand_computed_values(
   # The geometric regulariser: the source labels' cross-entropy, ~log 10
   # for an untrained classifier.
   assert 1.0 < float(m['L_geo']) < 5.0
+
+
+def test_classifier_distance_is_the_soft_cross_entropy_of_cls(
+    data_dir, tiny_classifiers):
+  """d = 'classifier' (Table 4's ResBlock d): L_cst = CE of cls(DAE(F(s)))
+  against softmax(cls(DAE(s))), by hand from the networks' outputs."""
+  config = _tiny(data_dir, tiny_classifiers)
+  assert config.loss.distance == 'classifier'  # the default
+  method, batch, state = _state(config)
+  params, stats = state['params'], state['batch_stats']
+
+  def gen_pass(p, stats, one):
+    shared, _ = method.shared.fn(p, stats, one, None)
+    _, aux = method.groups['gen'].loss_fn(p, stats, one, None, shared)
+    return shared, aux['metrics']
+
+  shared, m = _on_one_device(gen_pass, params, stats, batch)
+  n = config.per_device_batch_size
+  dae = dagan_models.DeepAttentionEncoder(
+      widths=tuple(config.model.dae.widths),
+      box_half_size=config.model.box_half_size,
+      steepness=config.model.steepness, fixed_scale=True)
+  z_fake = dae.apply({'params': params['dae'], 'batch_stats': stats['dae']},
+                     shared['fakes'], train=True,
+                     mutable=['batch_stats'])[0][0]
+  cls = dagan_models.ResBlockClassifier(res_blocks=config.model.cls_res_blocks)
+  cls_vars = {'params': params['cls'], 'batch_stats': stats['cls']}
+  for part, key in ((slice(0, n), 'L_cst'), (slice(n, None), 'L_sym')):
+    logits = cls.apply(cls_vars, jnp.concatenate(
+        [shared['z'][part], z_fake[part]]), train=True,
+                       mutable=['batch_stats'])[0]
+    target = np.asarray(jax.nn.softmax(logits[:n]))
+    log_p = np.asarray(jax.nn.log_softmax(logits[n:]))
+    np.testing.assert_allclose(m[key], -(target * log_p).sum(-1).mean(),
+                               rtol=1e-4)
+
+
+def test_fixed_scale_drops_only_the_last_batch_norms_scale_and_offset():
+  for fixed in (True, False):
+    encoder = dagan_models.Encoder(widths=(4, 8, 8), fixed_scale=fixed)
+    params = encoder.init(jax.random.key(0), jnp.zeros((2, 32, 32, 3)))[
+        'params']
+    assert set(params['BatchNorm_0']) == {'scale', 'bias'}
+    assert set(params['BatchNorm_1']) == {'scale', 'bias'}
+    assert set(params.get('BatchNorm_2', {})) == (
+        set() if fixed else {'scale', 'bias'})
+
+
+@pytest.mark.parametrize('trains_metric', [True, False])
+def test_consistency_trains_the_metric_only_when_asked(
+    data_dir, tiny_classifiers, trains_metric):
+  """model.consistency_trains_metric=False: L_cst's gradient reaches G (and
+  the DAE as G's encoder) but not the classifier that measures it."""
+  config = _tiny(data_dir, tiny_classifiers, **{
+      'model.consistency_trains_metric': trains_metric, 'loss.gan_s': 0.0,
+      'loss.gan_t': 0.0, 'loss.beta': 0.0, 'loss.geometric': 0.0,
+      'loss.alpha': 1.0})
+  method, batch, state = _state(config)
+
+  def loss(p, stats, one):
+    shared, _ = method.shared.fn(p, stats, one, None)
+    return method.groups['gen'].loss_fn(p, stats, one, None, shared)[0]
+
+  grads = _on_one_device(jax.grad(loss), state['params'],
+                         state['batch_stats'], batch)
+  norm = lambda tree: float(sum(jnp.abs(x).sum()
+                                for x in jax.tree.leaves(tree)))
+  assert norm(grads['g']) > 0 and norm(grads['dae']) > 0
+  assert (norm(grads['cls']) > 0) == trains_metric
 
 
 def test_grid_boxes_are_drawn_where_the_region_is():

@@ -24,11 +24,19 @@ def dagan_config(source: ml_collections.ConfigDict,
       target_channels=3,  # 1 = grey (MNIST), replicated to RGB
       # E of the DAE: stride-2 convs to 4x4; bounded (tanh) last features,
       # the lesson of DTN's f.
-      dae=dict(widths=(64, 128, 256), feature_activation='tanh'),
+      dae=dict(widths=(64, 128, 256), feature_activation='tanh',
+               # E's last batch norm without scale/offset (fixed-scale
+               # features; with them E shrank its features so that the mse
+               # of eqs. 5-6 fell while G collapsed to one glyph).
+               fixed_scale=True),
       regions=1,  # Table 4: digits, one object-level region
       attention=True,  # False: "w/o DAE", a plain encoder
       box_half_size=12.0,  # pixels (of 32), when not predicted
       predict_box_size=False,
+      # Centres limited so that the box stays inside the image (False: eq.
+      # 2 anywhere; measured: f_loc then pushes the box off the image,
+      # where it attends to nothing and L_cst, L_sym -> 0).
+      box_inside=True,
       steepness=1.0,  # k of eq. 4, per pixel
       g=dict(widths=(256, 128, 64), res_blocks=2),
       cls_res_blocks=9,  # Table 4's "ResBlock" classifier
@@ -36,12 +44,17 @@ def dagan_config(source: ml_collections.ConfigDict,
       # DAE(x) in eqs. 5 and 6 held fixed, so that the DAE cannot satisfy
       # them by moving real images' codes towards the fakes'.
       stop_gradient_target=True,
+      # Whether eqs. 5-6 also train the networks that measure them (the
+      # DAE on F(x), the classifier for d = 'classifier'), or only G and
+      # the DAE as G's encoder (False: the metric is learned from the
+      # labels alone, like DTN's fixed f).
+      consistency_trains_metric=False,
       ema_decay=0.0))  # evaluation on averaged DAE, G, cls (0 = raw)
   config.loss = ml_collections.ConfigDict(dict(
       gan_s=1.0, gan_t=1.0,  # eqs. 7, 8
-      alpha=1.0, beta=1.0,  # eqs. 5, 6 (eq. 9)
+      alpha=5.0, beta=5.0,  # eqs. 5, 6 (eq. 9)
       geometric=1.0,  # d(Y, DAE(X)), Sec. 3.1
-      distance='mse'))  # 'mse' or 'classifier' (Table 4's ResBlock d)
+      distance='classifier'))  # or 'mse' on the DAE maps
   config.optim.disc = config_lib.optimizer('adam', 2e-4, b1=0.5)
   config.optim.gen = config_lib.optimizer('adam', 2e-4, b1=0.5)
   config.schedule = ('disc', 'gen')

@@ -120,6 +120,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
           regions=model.regions, attention=model.attention,
           box_half_size=model.box_half_size,
           predict_size=model.predict_box_size, steepness=model.steepness,
+          inside=model.box_inside, fixed_scale=model.dae.fixed_scale,
           bn_axis_name=axis),
       GENERATOR: dagan_models.Generator(
           channels=model.target_channels, widths=tuple(model.g.widths),
@@ -196,12 +197,22 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
         else metrics.get(f'accuracy_fake_{D2}', jnp.zeros(()))
     return loss, {'batch_stats': stats, 'metrics': metrics}
 
+  # The metric networks of eqs. 5-6 (the DAE that encodes F(x) and, for
+  # d = 'classifier', the classifier): trained by the consistency terms too
+  # (the paper's joint objective), or only by the labels (L_geo), so that
+  # they cannot shrink or bend the metric to satisfy eqs. 5-6.
+  def metric_params(params):
+    if model.consistency_trains_metric:
+      return params
+    frozen = {n: jax.lax.stop_gradient(params[n]) for n in (DAE, CLASSIFIER)}
+    return {**params, **frozen}
+
   def distance(params, batch_stats, z, z_fake):
     """d of eqs. 5 and 6 between DAE(x) (held fixed) and DAE(F(x))."""
     z = jax.lax.stop_gradient(z) if model.stop_gradient_target else z
     if weights.distance == 'mse':
       return losses.mse(z, z_fake)
-    logits, _ = run(params, batch_stats, CLASSIFIER,
+    logits, _ = run(metric_params(params), batch_stats, CLASSIFIER,
                     jnp.concatenate([z, z_fake]), train=True)
     return soft_cross_entropy(*jnp.split(logits, 2))
 
@@ -212,7 +223,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     n = xs.shape[0]
     fakes, z = shared['fakes'], shared['z']
     # DAE(F(s)), DAE(F(t)) in training mode; their stats are dropped.
-    (z_fake, _, _), _ = run(params, batch_stats, DAE, fakes, train=True)
+    (z_fake, _, _), _ = run(metric_params(params), batch_stats, DAE, fakes,
+                            train=True)
     l_gan_s = l_gan_t = jnp.zeros(())
     if weights.gan_s:
       l_gan_s = losses.binary_g_loss(

@@ -28,8 +28,10 @@ import jax.numpy as jnp
 _ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'none': lambda x: x}
 
 
-def _batch_norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
+def _batch_norm(train: bool, axis_name: Optional[str],
+                affine: bool = True) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                      use_scale=affine, use_bias=affine,
                       axis_name=axis_name if train else None)
 
 
@@ -65,14 +67,18 @@ class Encoder(nn.Module):
   widths: Sequence[int] = (64, 128, 256)
   feature_activation: str = 'tanh'
   bn_axis_name: Optional[str] = None
+  # The last batch norm without scale and offset: features of a fixed
+  # scale, which E cannot shrink to make distances between them small.
+  fixed_scale: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     h = x
     for i, width in enumerate(self.widths):
-      h = nn.Conv(width, (3, 3), strides=2, padding='SAME', use_bias=False)(h)
-      h = _batch_norm(train, self.bn_axis_name)(h)
       last = i == len(self.widths) - 1
+      h = nn.Conv(width, (3, 3), strides=2, padding='SAME', use_bias=False)(h)
+      h = _batch_norm(train, self.bn_axis_name,
+                      affine=not (last and self.fixed_scale))(h)
       h = _ACTIVATIONS[self.feature_activation](h) if last else nn.relu(h)
     return h
 
@@ -88,12 +94,15 @@ class DeepAttentionEncoder(nn.Module):
   box_half_size: float = 12.0  # pixels; predicted in [4, 16] if predict_size
   predict_size: bool = False
   steepness: float = 1.0  # k of eq. 4, per pixel
+  inside: bool = True  # boxes kept inside the image
+  fixed_scale: bool = False  # E's features of a fixed scale (Encoder)
   bn_axis_name: Optional[str] = None
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     batch, size = x.shape[0], x.shape[1]
     encoder = Encoder(self.widths, self.feature_activation, self.bn_axis_name,
+                      self.fixed_scale,
                       name='E')
     features = encoder(x, train)
     if not self.attention:
@@ -103,11 +112,15 @@ class DeepAttentionEncoder(nn.Module):
     n = self.regions
     out = nn.Dense(4 * n, kernel_init=nn.initializers.zeros, name='f_loc')(
         features.reshape(batch, -1)).reshape(batch, n, 4)
-    centres = size * jax.nn.sigmoid(out[..., :2])
     if self.predict_size:
       half_sizes = 4.0 + (size / 2.0 - 4.0) * jax.nn.sigmoid(out[..., 2:])
     else:
-      half_sizes = jnp.full_like(centres, self.box_half_size)
+      half_sizes = jnp.full(out[..., 2:].shape, self.box_half_size)
+    # Centres anywhere in the image, or (inside=True) only where the whole
+    # box stays inside it: a box pushed off the image attends to nothing,
+    # which makes DAE(s) and DAE(F(s)) constant and eqs. 5-6 trivially 0.
+    low = half_sizes if self.inside else jnp.zeros_like(half_sizes)
+    centres = low + (size - 2.0 * low) * jax.nn.sigmoid(out[..., :2])
     masks = attention_masks(centres, half_sizes, size, self.steepness)
     regions = x[:, None] * masks[..., None]  # R_i = X o M_i, [B, N, H, W, C]
     instances = encoder(regions.reshape((batch * n,) + x.shape[1:]), train)
