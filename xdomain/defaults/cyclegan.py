@@ -71,12 +71,7 @@ def cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   `benchmarks/train_step.py`, so half width also fits in 20 min)."""
   config.model.g.width = 16
   config.model.d.widths = (16, 32, 64)
-  config.per_device_batch_size = 32
-  for group in ('disc', 'gen'):
-    config.optim[group].schedule = 'cosine'
-  config_lib.set_run_length(config, 2000, log_every=50, eval_every=1000,
-                            checkpoint_every=500)
-  return config
+  return config_lib.cpu_run(config, ('disc', 'gen'))
 
 
 def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

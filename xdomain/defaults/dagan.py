@@ -6,7 +6,13 @@ scratch with DA-GAN, generator = residual blocks + nearest-neighbour
 up-sampling with 3x3 convolutions, Adam 2e-4, batch 64. The paper leaves
 open alpha, beta, the steepness k of eq. 4, the box size (and whether it is
 predicted) and the distance d; the values here are chosen by measurement
-at `:cpu` (docs/measurements.md, "DA-GAN"), each a config field.
+at `:cpu` (docs/measurements.md, "DA-GAN results"), each a config field.
+Translated accuracy at `:cpu`, 2,000 steps, seed 0, one factor at a time:
+d = mse, alpha = beta = 1, boxes anywhere: 10 % (one glyph for every
+input; the box left the image, where eqs. 5-6 are trivially 0); boxes
+inside, mse x15: 10 % (E shrank its features); + the metric out of eqs.
+5-6's gradients: 36 %; d = the classifier x5: 54 %; + fixed-scale E
+features: 73 % (seed 1: 65 %).
 """
 
 import ml_collections
@@ -91,12 +97,7 @@ def cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.model.g.widths = (128, 64, 32)
   config.model.cls_res_blocks = 2
   config.model.d.widths = (64, 128, 256)
-  config.per_device_batch_size = 32
-  for group in ('disc', 'gen'):
-    config.optim[group].schedule = 'cosine'
-  config_lib.set_run_length(config, 2000, log_every=50, eval_every=1000,
-                            checkpoint_every=500)
-  return config
+  return config_lib.cpu_run(config, ('disc', 'gen'))
 
 
 def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -79,12 +79,7 @@ def cpu(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   cosine-decayed rates."""
   config.model.widths = (32, 64, 128)
   config.model.d.widths = (32, 64, 128)
-  config.per_device_batch_size = 32
-  for group in ('ae', 'dann', 'disc'):
-    config.optim[group].schedule = 'cosine'
-  config_lib.set_run_length(config, 2000, log_every=50, eval_every=1000,
-                            checkpoint_every=500)
-  return config
+  return config_lib.cpu_run(config, ('ae', 'dann', 'disc'))
 
 
 def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
