@@ -25,7 +25,12 @@ factor at a time (README "DTN results"; translated accuracy on the first
 - beta = 45 (L_TID 3x the paper's): 86.78 % at 1,000 steps, k-NN 65.06 %
   (beta = 15: 84.72 % / 55.56 % with D's lr 1e-4, the nearest probe).
 - an exponential moving average of g (decay 0.999) for evaluation.
-Tried and rejected: f fine-tuned on L_CONST every 15 steps (yunjey's;
+At paper size on an H200 (all 20,000 steps in 3 min, through
+launch/no_tf/loop.py): 91.06 % at step 4,000, 80.13 % at 20,000 -- the 6s
+turn into an f-adversarial blob late in the run; the best evaluation's
+checkpoint is kept in <workdir>/best.
+Tried and rejected: L_TV (loss.gamma=0.005; seed 1: 77.82 % against
+89.16 %, the 6s become a smooth non-MNIST glyph), f fine-tuned on L_CONST every 15 steps (yunjey's;
 model.f_tune_every=15: f collapses, L_CONST -> 0, 9.78 % on seed 1),
 alpha = 50 (f-adversarial textures, 84.72 % at 500),
 a thresholded D at 0.85 (D too weak: noise, 42.88 % at 500) and at 0.95
