@@ -276,12 +276,13 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     source, target = config.data.source, config.data.target
     per_device = config.eval.per_device_batch_size
     where = evaluation.split_options(config)
-    with_evaluator = steps.replicate({**variables,
-                                      'evaluator': evaluator_variables})
-    rep_vars = steps.replicate(variables)
+    # One replicated copy (the evaluator's variables ride along unused by
+    # the functions that do not read them).
+    rep_vars = steps.replicate({**variables,
+                                'evaluator': evaluator_variables})
     metrics = {
         'translated_accuracy': evaluation.classifier_accuracy(
-            translated_counter, with_evaluator, config.data, source.name,
+            translated_counter, rep_vars, config.data, source.name,
             source.test_split, per_device, **where),
         'adaptation_accuracy': evaluation.classifier_accuracy(
             adaptation_counter, rep_vars, config.data, target.name,
