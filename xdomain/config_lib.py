@@ -72,6 +72,17 @@ def classifier_config(dataset: str, num_train_steps: int, batch: int,
   return config
 
 
+def evaluator_config(dataset: str, num_train_steps: int = 2000,
+                     augment_translate: int = 2) -> ml_collections.ConfigDict:
+  """The evaluator every translation method scores with: f's strided
+  family, batch 128, 200 warm-up steps, trained on `dataset`'s training
+  labels only. Methods whose configs share an evaluator's workdir must
+  build it here, so that its config is one."""
+  return classifier_config(dataset, num_train_steps, 128, variant='strided',
+                           augment_translate=augment_translate,
+                           warmup_steps=200)
+
+
 def load_config_file(path: str, variant: str = '') -> ml_collections.ConfigDict:
   """A config file's get_config(variant), as `--config=path:variant` loads
   it (e.g. one config naming another as its prerequisite)."""

@@ -57,9 +57,8 @@ def with_evaluators(config: ml_collections.ConfigDict, evaluator_workdir: str,
       ('evaluator', evaluator_workdir, config.data.target, steps, augment),
       ('reverse_evaluator', reverse_evaluator_workdir, config.data.source,
        reverse_steps, reverse_augment)):
-    evaluators[name] = (workdir, config_lib.classifier_config(
-        dom.name, length, 128, variant='strided', augment_translate=shift,
-        warmup_steps=200))
+    evaluators[name] = (workdir, config_lib.evaluator_config(
+        dom.name, length, shift))
     config.eval[f'{name}_checkpoint'] = f'{workdir}/classifier'
   return config_lib.with_prerequisites(config, **evaluators)
 

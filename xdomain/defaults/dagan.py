@@ -81,10 +81,8 @@ def with_evaluator(config: ml_collections.ConfigDict, workdir: str,
   """The target evaluator as a prerequisite trained on the spot when
   missing, on the target's training labels only (the DTN configs' evaluator,
   whose workdir it shares); DA-GAN itself needs no pretrained network."""
-  target = config.data.target
-  evaluator = config_lib.classifier_config(
-      target.name, steps, 128, variant='strided', augment_translate=augment,
-      warmup_steps=200)
+  evaluator = config_lib.evaluator_config(config.data.target.name, steps,
+                                         augment)
   config.eval.evaluator_checkpoint = f'{workdir}/classifier'
   return config_lib.with_prerequisites(config, evaluator=(workdir, evaluator))
 

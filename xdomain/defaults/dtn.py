@@ -91,10 +91,8 @@ def dtn_prerequisites(config: ml_collections.ConfigDict, f_workdir: str,
   f = dtn_f_config(source.name, f'{target.name}:{target.test_split}',
                    f_steps, f_batch, variant='strided', warmup_steps=200)
   f.data.source.train_split = f_train_split
-  evaluator = config_lib.classifier_config(target.name, evaluator_steps, 128,
-                                variant='strided',
-                                augment_translate=evaluator_augment,
-                                warmup_steps=200)
+  evaluator = config_lib.evaluator_config(target.name, evaluator_steps,
+                                         evaluator_augment)
   config.model.f_checkpoint = f'{f_workdir}/classifier'
   config.eval.evaluator_checkpoint = f'{evaluator_workdir}/classifier'
   return config_lib.with_prerequisites(config, f=(f_workdir, f),
