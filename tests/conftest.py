@@ -83,6 +83,15 @@ def tiny_classifiers(data_dir, tmp_path_factory):
   return str(root / 'f' / 'classifier'), str(root / 'evaluator' / 'classifier')
 
 
+def changed_networks(before, after):
+  """The names of the networks whose params differ between two states."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return {name for name in before['params']
+          if any(not np.array_equal(a, b) for a, b in zip(
+              jax.tree.leaves(before['params'][name]),
+              jax.tree.leaves(after['params'][name])))}
+
+
 def random_batch(config, seed=0):
   """One device's random {'source', 'target'} batch for `config`, with the
   leading device axis of size 1."""

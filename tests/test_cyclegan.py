@@ -12,7 +12,8 @@ import pytest
 from xdomain import losses
 from xdomain import train
 from xdomain.methods import cyclegan
-from conftest import apply_overrides, random_batch, run_on_fake_cpu_devices
+from conftest import (apply_overrides, changed_networks, random_batch,
+                      run_on_fake_cpu_devices)
 from test_configs import load, REPO
 
 
@@ -66,13 +67,6 @@ def _tiny(data_dir, tiny_classifiers, **overrides):
   return apply_overrides(config, overrides)
 
 
-def _changed(before, after):
-  return {name for name in before['params']
-          if any(not np.array_equal(a, b) for a, b in zip(
-              jax.tree.leaves(before['params'][name]),
-              jax.tree.leaves(after['params'][name])))}
-
-
 def test_each_group_changes_only_its_own_networks_and_the_pool(
     data_dir, tiny_classifiers):
   import dataclasses  # pylint: disable=g-import-not-at-top
@@ -90,7 +84,7 @@ def test_each_group_changes_only_its_own_networks_and_the_pool(
         dataclasses.replace(method, schedule=schedule), seed=0, donate=False)
     after, metrics = step(flax.jax_utils.replicate(state), batch)
     after = flax.jax_utils.unreplicate(after)
-    assert _changed(state, after) == networks
+    assert changed_networks(state, after) == networks
     # Either group's iteration runs the shared pass: the pool takes fakes.
     assert int(after['buffers']['to_target']['count']) == min(
         config.model.pool_size, config.per_device_batch_size)

@@ -16,7 +16,7 @@ from xdomain import steps
 from xdomain import train
 from xdomain.methods import dagan
 from xdomain.models import dagan as dagan_models
-from conftest import apply_overrides, random_batch
+from conftest import apply_overrides, changed_networks, random_batch
 from test_configs import load, REPO
 
 
@@ -108,13 +108,6 @@ def _on_one_device(fn, params, stats, batch):
   return jax.tree.map(lambda x: x[0], out)
 
 
-def _changed(before, after):
-  return {name for name in before['params']
-          if any(not np.array_equal(a, b) for a, b in zip(
-              jax.tree.leaves(before['params'][name]),
-              jax.tree.leaves(after['params'][name])))}
-
-
 def _one_step(method, state, batch, schedule):
   step = steps.make_train_step(dataclasses.replace(method, schedule=schedule),
                                seed=0, donate=False)
@@ -130,14 +123,14 @@ def test_each_group_and_each_discriminator_changes_only_its_own(
   for schedule, networks in ((('disc',), {'d1', 'd2'}),
                              (('gen',), {'dae', 'g', 'cls'})):
     after, _ = _one_step(method, state, batch, schedule)
-    assert _changed(state, after) == networks
+    assert changed_networks(state, after) == networks
   # D1's loss reaches D1 only, D2's D2 only.
   for weights, own in (({'loss.gan_t': 0.0}, {'d1'}),
                        ({'loss.gan_s': 0.0}, {'d2'})):
     method, batch, state = _state(_tiny(data_dir, tiny_classifiers,
                                         **weights))
     after, _ = _one_step(method, state, batch, ('disc',))
-    assert _changed(state, after) == own
+    assert changed_networks(state, after) == own
 
 
 def test_gradients_reach_the_localiser_through_the_masks(data_dir,

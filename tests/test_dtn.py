@@ -15,8 +15,8 @@ from xdomain import losses
 from xdomain import train
 from xdomain.models import gan
 from xdomain.models import layers
-from conftest import (apply_overrides, random_batch, run_on_fake_cpu_devices,
-                      tiny_classifier_config)
+from conftest import (apply_overrides, changed_networks, random_batch,
+                      run_on_fake_cpu_devices, tiny_classifier_config)
 from test_configs import load, REPO
 
 
@@ -155,14 +155,6 @@ def _one_step(method, schedule, state, batch):
   return flax.jax_utils.unreplicate(new), metrics
 
 
-def _changed(before, after):
-  """Network names whose params differ."""
-  return {name for name in before['params']
-          if any(not np.array_equal(a, b) for a, b in zip(
-              jax.tree.leaves(before['params'][name]),
-              jax.tree.leaves(after['params'][name])))}
-
-
 def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
                                                     tiny_classifiers):
   from xdomain import steps  # pylint: disable=g-import-not-at-top
@@ -173,11 +165,11 @@ def test_disc_updates_only_d_gen_only_g_and_f_never(data_dir,
                            jax.tree.map(lambda x: x[0], batch))
   assert set(state['params']) == {'f', 'g', 'd'}
   after_disc, _ = _one_step(method, ('disc',), state, batch)
-  assert _changed(state, after_disc) == {'d'}
+  assert changed_networks(state, after_disc) == {'d'}
   after_gen, _ = _one_step(method, ('gen',), state, batch)
-  assert _changed(state, after_gen) == {'g'}
+  assert changed_networks(state, after_gen) == {'g'}
   after_both, _ = _one_step(method, ('disc', 'gen', 'gen'), state, batch)
-  assert _changed(state, after_both) == {'d', 'g'}
+  assert changed_networks(state, after_both) == {'d', 'g'}
   for later in (after_disc, after_gen, after_both):  # f and its BN stats
     for a, b in zip(jax.tree.leaves({'p': state['params']['f'],
                                      's': state['batch_stats']['f']}),
@@ -201,7 +193,8 @@ def test_f_tune_updates_only_f_every_kth_iteration_on_l_const(
   alone = []
   for i in range(4):  # f alone: it updates on iterations 2 and 4 only
     after, metrics = _one_step(method, ('f',), state, random_batch(config, i))
-    alone.append((_changed(state, after), float(metrics['f/updated'][0])))
+    alone.append((changed_networks(state, after),
+                  float(metrics['f/updated'][0])))
     for a, b in zip(jax.tree.leaves(state['batch_stats']['f']),
                     jax.tree.leaves(after['batch_stats']['f'])):
       np.testing.assert_array_equal(a, b)  # f's batch norm stays frozen
@@ -262,7 +255,7 @@ def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(
       accuracy = float(metrics['disc/accuracy'][0])
       skip = float(metrics['disc/skipped'][0])
       assert skip == float(accuracy > threshold), (threshold, accuracy)
-      assert ('d' in _changed(state, after)) == (not skip)
+      assert ('d' in changed_networks(state, after)) == (not skip)
       skipped.append(skip)
       state = after
     if threshold == 0.0:
@@ -321,7 +314,7 @@ def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):
                          random_batch(config, i))
   assert set(state['ema']) == {'g'}
   evaluated = steps.eval_variables(state)['params']
-  assert _changed({'params': {'g': state['params']['g']}},
+  assert changed_networks({'params': {'g': state['params']['g']}},
                   {'params': {'g': evaluated['g']}}) == {'g'}  # not raw g
   for a, b in zip(jax.tree.leaves(evaluated['g']),
                   jax.tree.leaves(state['ema']['g'])):
@@ -341,7 +334,7 @@ def test_baseline_updates_its_encoder_with_g(data_dir, tiny_classifiers):
   state = steps.init_state(method, jax.random.key(0),
                            jax.tree.map(lambda x: x[0], batch))
   after_gen, _ = _one_step(method, ('gen',), state, batch)
-  assert _changed(state, after_gen) == {'encoder', 'g'}
+  assert changed_networks(state, after_gen) == {'encoder', 'g'}
 
 
 def test_train_step_compiles_once(data_dir, tiny_classifiers):

@@ -19,7 +19,7 @@ from xdomain import optim
 from xdomain import steps
 from xdomain import train
 
-from conftest import apply_overrides, random_batch
+from conftest import apply_overrides, changed_networks, random_batch
 from test_configs import load, REPO
 
 
@@ -123,13 +123,6 @@ def _built(config):
   return methods.build(config, '/tmp/unused')
 
 
-def _changed(before, after):
-  return {name for name in before['params']
-          if any(not np.array_equal(a, b) for a, b in zip(
-              jax.tree.leaves(before['params'][name]),
-              jax.tree.leaves(after['params'][name])))}
-
-
 def _run(config, method, schedule, state, steps_to_run):
   """Runs the compiled step on random batches; returns the host states
   after each step and the metrics."""
@@ -162,12 +155,12 @@ def test_encoder_is_shared_and_groups_update_their_networks(tiny):
                   jax.tree.leaves(pretrained['params']['encoder'])):
     np.testing.assert_array_equal(a, b)
   (after,), _ = _run(config, method, ('critic',), state, 1)
-  assert _changed(state, after) == {'d'}
+  assert changed_networks(state, after) == {'d'}
   (after,), _ = _run(config, method, ('adv',), state, 1)
-  assert _changed(state, after) == {'encoder', 'g'}
+  assert changed_networks(state, after) == {'encoder', 'g'}
   # cls (every t = 2): its first update is at iteration 2; F stays fixed.
   _, after = _run(config, method, ('cls',), state, 2)[0]
-  assert _changed(state, after) == {'encoder'}
+  assert changed_networks(state, after) == {'encoder'}
   # Both paths read the same encoder: changing it changes G's input and
   # the classifier's features alike (one set of parameters, no copy).
   assert 'encoder' in method.shared.networks
@@ -180,10 +173,10 @@ def test_classification_update_runs_exactly_every_t_iterations(tiny):
   states, metrics = _run(config, method, ('cls',), state, 4)
   updated = [float(m['cls/updated']) for m in metrics]
   assert updated == [0.0, 1.0, 0.0, 1.0]
-  assert not _changed(state, states[0])  # iteration 1: skipped
-  assert _changed(state, states[1]) == {'encoder'}  # iteration 2
-  assert not _changed(states[1], states[2])  # iteration 3: skipped
-  assert _changed(states[2], states[3]) == {'encoder'}  # iteration 4
+  assert not changed_networks(state, states[0])  # iteration 1: skipped
+  assert changed_networks(state, states[1]) == {'encoder'}  # iteration 2
+  assert not changed_networks(states[1], states[2])  # iteration 3: skipped
+  assert changed_networks(states[2], states[3]) == {'encoder'}  # iteration 4
   assert float(metrics[0]['cls/loss']) == 0.0  # zeros when skipped
 
 
@@ -194,7 +187,7 @@ def test_train_f_head_switch_updates_f_too(data_dir, tiny_classifiers):
   state = steps.init_state(method, jax.random.key(0),
                            jax.tree.map(lambda x: x[0], random_batch(config)))
   (after,), _ = _run(config, method, ('cls',), state, 1)
-  assert _changed(state, after) == {'encoder', 'head'}
+  assert changed_networks(state, after) == {'encoder', 'head'}
 
 
 def test_tiny_sigan_runs_end_to_end(data_dir, tiny_classifiers, tmp_path):

@@ -17,7 +17,7 @@ from xdomain import steps
 from xdomain import train
 from xdomain.methods import xgan
 from xdomain.models import xgan as nets
-from conftest import apply_overrides, random_batch
+from conftest import apply_overrides, changed_networks, random_batch
 from test_configs import load, REPO
 
 
@@ -52,13 +52,6 @@ def _tiny(data_dir, tiny_classifiers, **overrides):
   return apply_overrides(config, overrides)
 
 
-def _changed(before, after):
-  return {name for name in before['params']
-          if any(not np.array_equal(a, b) for a, b in zip(
-              jax.tree.leaves(before['params'][name]),
-              jax.tree.leaves(after['params'][name])))}
-
-
 def _one_step(method, config, schedule):
   batch = random_batch(config)
   state = steps.init_state(method, jax.random.key(0),
@@ -79,7 +72,7 @@ def test_each_group_changes_only_its_own_networks(data_dir, tiny_classifiers):
                              (('ae',), blocks)):
     before, after, _ = _one_step(method, config, schedule)
     assert set(before['params']) == blocks | {'c_dann', 'd'}
-    assert _changed(before, after) == networks, schedule
+    assert changed_networks(before, after) == networks, schedule
 
 
 def test_without_the_gan_there_is_no_discriminator(data_dir,
@@ -96,7 +89,7 @@ def test_thresholded_d_skips_exactly_when_its_accuracy_is_above(
   method = methods.build(config, '/tmp/unused')
   before, after, metrics = _one_step(method, config, ('disc',))
   assert float(metrics['disc/skipped'][0]) == float(skipped)
-  assert _changed(before, after) == (set() if skipped else {'d'})
+  assert changed_networks(before, after) == (set() if skipped else {'d'})
 
 
 def test_ae_losses_match_hand_computed_values(data_dir, tiny_classifiers):
