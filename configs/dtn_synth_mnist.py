@@ -29,7 +29,12 @@ At paper size on an H200 (all 20,000 steps in 3 min, through
 launch/no_tf/loop.py): 91.06 % at step 4,000, 80.13 % at 20,000 -- the 6s
 turn into an f-adversarial blob late in the run; the best evaluation's
 checkpoint is kept in <workdir>/best.
-Tried and rejected: L_TV (loss.gamma=0.005; seed 1: 77.82 % against
+Seventeen factors at :cpu, 2-5 seeds each on an H200 (docs/dtn_gpu_sweep.md):
+the recipe ends at 83.8-93.9 % over five seeds (mean 86.2 %), every factor
+peaks early and ends 3-10 points lower; beta 90 (89.1 %) and an f trained
+with +-2 px translations (90.0 %) were best, within one std.
+Tried and rejected: L_CONST on f's class distribution
+(loss.const_space=logits: 82.3 % mean over 3 seeds), L_TV (loss.gamma=0.005; seed 1: 77.82 % against
 89.16 %, the 6s become a smooth non-MNIST glyph), f fine-tuned on L_CONST every 15 steps (yunjey's;
 model.f_tune_every=15: f collapses, L_CONST -> 0, 9.78 % on seed 1),
 alpha = 50 (f-adversarial textures, 84.72 % at 500),
@@ -45,6 +50,7 @@ The paper's other choices stay switches:
   --config.model.g.ema_decay=0                        raw g
   --config.model.d.skip_above_accuracy=0.9            thresholded D (XGAN slides)
   --config.model.f_tune_every=15                      f fine-tuned on L_CONST (yunjey's)
+  --config.loss.const_space=logits                    L_CONST as KL of f's class distributions
   --config.model.g.ema_start=1000                     g averaged from step 1,000 on
                                                       (seed 1: 90.25 % against 89.16 %)
   --config.schedule="('disc','gen','gen')"            two g updates per D update

@@ -54,6 +54,17 @@ def test_mse_and_total_variation_hand_computed():
   np.testing.assert_allclose(losses.total_variation(image, 2.0), 25.0)
 
 
+def test_kl_divergence_hand_computed():
+  same = jnp.array([[1.0, 2.0, 3.0]])
+  np.testing.assert_allclose(losses.kl_divergence(same, same), 0.0, atol=1e-7)
+  # p = (1/2, 1/2), q = (1/4 ... via logits log 1, log 3): q = (1/4, 3/4).
+  p_logits = jnp.zeros((1, 2))
+  q_logits = jnp.log(jnp.array([[1.0, 3.0]]))
+  expected = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+  np.testing.assert_allclose(losses.kl_divergence(p_logits, q_logits),
+                             expected, rtol=1e-6)
+
+
 def test_custom_vjp_transposed_conv_matches_flax_and_autodiff():
   x = jax.random.normal(jax.random.key(0), (2, 4, 4, 6))
   kernel = jax.random.normal(jax.random.key(1), (4, 4, 5, 6))
@@ -296,6 +307,45 @@ def test_instance_noise_is_what_d_sees_and_only_d(data_dir,
   for i in (1, 2):  # L_D and L_GANG see D through the noise
     assert float(noisy[0][i][0]) != float(noisy[1][i][0])
     assert float(noisy[0][i][0]) != float(quiet[0][i][0])
+
+
+def test_const_space_logits_is_kl_of_f_classifier_on_x_and_g_x(
+    data_dir, tiny_classifiers):
+  """loss.const_space='logits': L_CONST = KL(f's class distribution on x ||
+  on G(x)), f's own frozen head on its features; 'features' is the MSE."""
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  f_module, f_variables, _ = checkpoints.load_classifier(tiny_classifiers[0])
+  for space in ('features', 'logits'):
+    config = _tiny_dtn(data_dir, tiny_classifiers,
+                       **{'loss.const_space': space})
+    method, batch = _built(config), random_batch(config)
+    one = jax.tree.map(lambda x: x[0], batch)
+    state = steps.init_state(method, jax.random.key(0), one)
+
+    def passes(params, stats, one):
+      shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+      metrics = method.groups['gen'].loss_fn(params, stats, one,
+                                             jax.random.key(1), shared)[1]
+      return shared['fakes'], metrics['metrics']['L_CONST']
+
+    fakes, l_const = jax.vmap(passes, in_axes=(None, None, 0),
+                              axis_name=steps.AXIS)(
+                                  state['params'], state['batch_stats'], batch)
+    x = one['source']['image']
+    fake_s = fakes[0][:x.shape[0]]
+    if space == 'logits':
+      apply = lambda im: f_module.apply(f_variables, im, train=False)
+      p = jax.nn.softmax(apply(x))
+      q = jax.nn.softmax(apply(fake_s))
+      expected = jnp.mean(jnp.sum(p * (jnp.log(p) - jnp.log(q)), -1))
+    else:
+      apply = lambda im: f_module.apply(f_variables, im, train=False,
+                                        method='features')
+      expected = jnp.mean(jnp.square(apply(x) - apply(fake_s)))
+    np.testing.assert_allclose(l_const[0], expected, rtol=2e-4, atol=1e-6)
+  with pytest.raises(Exception, match='const_space'):
+    _built(_tiny_dtn(data_dir, tiny_classifiers,
+                     **{'loss.const_space': 'pixels'}))
 
 
 def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):

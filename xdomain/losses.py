@@ -63,6 +63,14 @@ def mse(a: jax.Array, b: jax.Array) -> jax.Array:
   return jnp.mean(jnp.square(a - b))
 
 
+def kl_divergence(target_logits: jax.Array,
+                  logits: jax.Array) -> jax.Array:
+  """Mean over rows of KL(softmax(target_logits) || softmax(logits))."""
+  target_log_p = jax.nn.log_softmax(target_logits)
+  log_q = jax.nn.log_softmax(logits)
+  return jnp.mean(jnp.sum(jnp.exp(target_log_p) * (target_log_p - log_q), -1))
+
+
 def total_variation(images: jax.Array, exponent: float = 1.0) -> jax.Array:
   """L_TV = mean over images of sum_ij ((z_i,j+1 - z_ij)^2 +
   (z_i+1,j - z_ij)^2)^(B/2), images [N, H, W, C] (B = `exponent`)."""

@@ -12,7 +12,7 @@ project's own renderer (same seed, same images as the TFDS build); MNIST
 is read from the raw files and resized 28 -> 32 with Lanczos-3, as the
 pipeline does. Everything else -- the loop, steps, methods, evaluation,
 checkpoints -- is the project's code."""
-import concurrent.futures, gzip, multiprocessing, os, sys, types
+import concurrent.futures, gzip, hashlib, multiprocessing, os, sys, types
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'stub'))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
@@ -54,10 +54,27 @@ def _synth(config_name, split):
   return images, labels
 
 
+def _mnist_root():
+  return os.path.abspath(os.environ.get('XDOMAIN_MNIST_DIR') or os.path.join(
+      os.path.dirname(os.path.dirname(HERE)), '..', 'shared', 'data', 'mnist'))
+
+
 def _mnist(split):
+  """MNIST resized once per raw-file directory and split, then read by
+  every run from /tmp (keyed by the directory, so other files never mix)."""
+  root = _mnist_root()
+  key = hashlib.sha256(root.encode()).hexdigest()[:12]
+  path = f'/tmp/mnist_{split}_{key}.npz'
+  if os.path.exists(path):
+    d = np.load(path); return d['image'], d['label']
+  images, labels = _mnist_resized(root, split)
+  np.savez(path + '.tmp.npz', image=images, label=labels)
+  os.replace(path + '.tmp.npz', path)  # never a half-written cache
+  return images, labels
+
+
+def _mnist_resized(root, split):
   prefix = {'train': 'train', 'test': 't10k'}[split]
-  root = os.environ.get('XDOMAIN_MNIST_DIR') or os.path.join(
-      os.path.dirname(os.path.dirname(HERE)), '..', 'shared', 'data', 'mnist')
   with gzip.open(f'{root}/{prefix}-images-idx3-ubyte.gz') as f:
     images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
   with gzip.open(f'{root}/{prefix}-labels-idx1-ubyte.gz') as f:
@@ -171,7 +188,8 @@ datasets.prepare = lambda *a, **k: None
 
 if __name__ == '__main__':
   if sys.argv[1:2] == ['--render']:
-    for name, split in (('synth_digits', 'train'), ('synth_digits', 'test')):
+    for name, split in (('synth_digits', 'train'), ('synth_digits', 'test'),
+                        ('mnist', 'train'), ('mnist', 'test')):
       print(name, split, load(name, split)[0].shape, flush=True)
     sys.exit(0)
   from absl import app

@@ -39,9 +39,11 @@ def dtn_config(source: ml_collections.ConfigDict,
       dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0,
            instance_noise=0.0))
 
+  # loss.const_space: L_CONST on f's 128-d features ('features', the paper)
+  # or on f's class distribution through its frozen head ('logits': KL).
   config.loss = ml_collections.ConfigDict(dict(
       gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,
-      target_through_g=True))
+      target_through_g=True, const_space='features'))
 
   config.optim.disc = config_lib.optimizer('adam', 2e-4, b1=0.5)
   config.optim.gen = config_lib.optimizer('adam', 2e-4, b1=0.5)

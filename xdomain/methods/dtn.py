@@ -40,6 +40,9 @@ from xdomain.models import gan
 
 F, ENCODER, GENERATOR, DISCRIMINATOR = 'f', 'encoder', 'g', 'd'
 GENERATOR_INPUTS = ('f', 'pixels')  # DTN's G = g o f, or the baseline's
+# Where L_CONST compares x and G(x): f's features (the paper) or f's class
+# distribution through f's own frozen linear head (KL, a weaker constraint).
+CONST_SPACES = ('features', 'logits')
 
 
 def _unseen(*domains, in_f=False):
@@ -107,7 +110,12 @@ class _Networks:
       raise errors.ConfigError(
           f'config.model.g.channels must be 1 (grey, replicated to RGB before '
           f'f and D) or 3, got {model.g.channels}')
+    if config.loss.get('const_space', 'features') not in CONST_SPACES:
+      raise errors.ConfigError(
+          f'config.loss.const_space must be one of {CONST_SPACES}, got '
+          f'{config.loss.const_space!r}')
     self.f = f_module.encoder
+    self.f_head = f_variables['params']['head']  # constant: in no group
     self.f_variables = {'params': f_variables['params']['encoder'],
                         'batch_stats': f_variables.get('batch_stats', {}).get(
                             'encoder', {})}
@@ -136,6 +144,10 @@ class _Networks:
     unless model.f_tune_every > 0)."""
     return self.f.apply({'params': params[F],
                          'batch_stats': batch_stats[F]}, x, train=False)
+
+  def f_logits(self, h):
+    """f's class logits from its features h (f's frozen linear head)."""
+    return h @ self.f_head['kernel'] + self.f_head['bias']
 
   def generate(self, params, batch_stats, x, train):
     """G(x) as 3-channel images; returns (images, f-or-E features, stats)."""
@@ -201,6 +213,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return {'fakes': fakes, 'features': features}, {'batch_stats': stats}
 
   noise_std = float(config.model.d.get('instance_noise', 0.0))
+  const_space = config.loss.get('const_space', 'features')
 
   def d_logits(params, batch_stats, fakes, real, rng):
     images = jnp.concatenate([fakes, real])
@@ -249,7 +262,12 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # (G = g o f has already computed f(x); the baseline's G used its own E).
     f_source = (features[:n] if nets.uses_f
                 else nets.frozen_f(params, batch_stats, xs))
-    l_const = losses.mse(f_source, nets.frozen_f(params, batch_stats, fake_s))
+    f_fake = nets.frozen_f(params, batch_stats, fake_s)
+    if const_space == 'logits':  # KL(f's class distribution on x || on G(x))
+      l_const = losses.kl_divergence(nets.f_logits(f_source),
+                                     nets.f_logits(f_fake))
+    else:
+      l_const = losses.mse(f_source, f_fake)
     # L_TID = d2(x, G(x)) on target.
     l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g
              else jnp.zeros(()))
