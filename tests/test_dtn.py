@@ -96,6 +96,28 @@ def test_generator_and_discriminator_shapes():
   assert d.apply(d.init(jax.random.key(0), x), x).shape == (2, 3)
 
 
+
+def test_generator_output_scale_clips_a_scaled_tanh():
+  z = jax.random.normal(jax.random.key(1), (4, 128)) * 30.0  # saturating
+  plain = gan.Generator(channels=1, widths=(8, 8, 8))
+  v = plain.init(jax.random.key(0), z)
+  tanh_out = plain.apply(v, z)
+  scaled = gan.Generator(channels=1, widths=(8, 8, 8), output_scale=1.25)
+  out = scaled.apply(v, z)  # same parameters: only the output map differs
+  np.testing.assert_allclose(out, np.clip(1.25 * np.asarray(tanh_out), -1, 1),
+                             rtol=1e-6, atol=1e-6)
+  assert float(jnp.abs(tanh_out).max()) < 1.0  # tanh never reaches -1 or 1
+  assert float(jnp.abs(out).max()) == 1.0  # the scaled output does
+
+
+def test_generator_output_scale_below_one_is_named(data_dir,
+                                                   tiny_classifiers):
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.g.output_scale': 0.5})
+  with pytest.raises(errors.ConfigError, match='output_scale'):
+    _built(config)
+
 def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
   config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'tiny')
   config.data.data_dir = data_dir

@@ -33,8 +33,10 @@ def dtn_config(source: ml_collections.ConfigDict,
   # the raw g until that step and decays at ema_decay after it.
   # d.instance_noise: std of Gaussian noise added to every image D sees
   # (real and fake, in L_D and L_GANG; 0 = none, the paper).
+  # g.output_scale: g's output is clip(s tanh, -1, 1) (1 = tanh, the paper).
   config.model.g = ml_collections.ConfigDict(
-      dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0))
+      dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0,
+           output_scale=1.0))
   config.model.d = ml_collections.ConfigDict(
       dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0,
            instance_noise=0.0))

@@ -34,10 +34,17 @@ def _batch_norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
 class Generator(nn.Module):
   """g: [B, D] features -> [B, 32, 32, channels] in [-1, 1]. Block outputs
   (after BN + ReLU) at 4x4, 8x8, 16x16 are sown into 'intermediates' as
-  block0..block2."""
+  block0..block2.
+
+  output_scale: the output is clip(s * tanh(x), -1, 1); s = 1 is a plain
+  tanh (the paper's), which never reaches -1 or 1 exactly, where real
+  uint8 images are exactly -1 on most of their background (a cue a
+  discriminator can use without looking at shapes); s > 1 lets g saturate.
+  """
   channels: int = 1
   widths: Sequence[int] = (512, 256, 128)
   bn_axis_name: Optional[str] = None
+  output_scale: float = 1.0
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = False) -> jax.Array:
@@ -50,7 +57,10 @@ class Generator(nn.Module):
       h = layers.ConvTranspose2x(width, use_bias=False)(h)
       h = nn.relu(_batch_norm(train, self.bn_axis_name)(h))
       self.sow('intermediates', f'block{i}', h)  # 8x8, 16x16
-    return jnp.tanh(layers.ConvTranspose2x(self.channels)(h))
+    out = jnp.tanh(layers.ConvTranspose2x(self.channels)(h))
+    if self.output_scale == 1.0:
+      return out
+    return jnp.clip(self.output_scale * out, -1.0, 1.0)
 
 
 class Discriminator(nn.Module):
