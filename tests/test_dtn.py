@@ -96,7 +96,6 @@ def test_generator_and_discriminator_shapes():
   assert d.apply(d.init(jax.random.key(0), x), x).shape == (2, 3)
 
 
-
 def test_generator_output_scale_clips_a_scaled_tanh():
   z = jax.random.normal(jax.random.key(1), (4, 128)) * 30.0  # saturating
   plain = gan.Generator(channels=1, widths=(8, 8, 8))
@@ -117,6 +116,7 @@ def test_generator_output_scale_below_one_is_named(data_dir,
                      **{'model.g.output_scale': 0.5})
   with pytest.raises(errors.ConfigError, match='output_scale'):
     _built(config)
+
 
 def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
   config = load(os.path.join(REPO, 'configs', 'dtn_synth_mnist.py'), 'tiny')

@@ -123,15 +123,14 @@ class _Networks:
     # The baseline's trainable encoder E has f's architecture.
     self.encoder = None if self.uses_f else classifiers.encoder_from_config(
         ml_collections.ConfigDict(f_model_config), steps.AXIS)
-    if model.g.get('output_scale', 1.0) < 1.0:
+    output_scale = float(model.g.get('output_scale', 1.0))  # older runs: 1
+    if output_scale < 1.0:
       raise errors.ConfigError(
           f'config.model.g.output_scale must be >= 1 (1 = tanh, the paper; '
-          f'> 1 = clip(s tanh, -1, 1)), got {model.g.output_scale}')
+          f'> 1 = clip(s tanh, -1, 1)), got {output_scale}')
     self.g = gan.Generator(channels=model.g.channels,
                            widths=tuple(model.g.widths),
-                           bn_axis_name=steps.AXIS,
-                           output_scale=float(model.g.get('output_scale',
-                                                          1.0)))
+                           bn_axis_name=steps.AXIS, output_scale=output_scale)
     self.d = gan.Discriminator(num_outputs=3 if model.d.ternary else 1,
                                widths=tuple(model.d.widths),
                                bn_axis_name=steps.AXIS)
