@@ -370,6 +370,56 @@ def test_const_space_logits_is_kl_of_f_classifier_on_x_and_g_x(
                      **{'loss.const_space': 'pixels'}))
 
 
+def test_alpha_maps_adds_the_mse_of_f_block_maps_on_x_and_g_x(
+    data_dir, tiny_classifiers):
+  """loss.alpha_maps > 0: L_CONST_maps = mean over loss.const_maps of the MSE
+  of f's sown block maps on x and on G(x); L_G grows by alpha_maps x it."""
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  f_module, f_variables, _ = checkpoints.load_classifier(tiny_classifiers[0])
+  blocks = ('block2', 'block3')
+  totals = {}
+  for weight in (0.0, 3.0):
+    config = _tiny_dtn(data_dir, tiny_classifiers,
+                       **{'loss.alpha_maps': weight,
+                          'loss.const_maps': blocks})
+    method, batch = _built(config), random_batch(config)
+    one = jax.tree.map(lambda x: x[0], batch)
+    state = steps.init_state(method, jax.random.key(0), one)
+
+    def passes(params, stats, one):
+      shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+      loss, aux = method.groups['gen'].loss_fn(params, stats, one,
+                                               jax.random.key(1), shared)
+      return shared['fakes'], loss, aux['metrics']
+
+    fakes, loss, metrics = jax.vmap(passes, in_axes=(None, None, 0),
+                                    axis_name=steps.AXIS)(
+                                        state['params'], state['batch_stats'],
+                                        batch)
+    totals[weight] = float(loss[0])
+    if weight == 0.0:
+      assert 'L_CONST_maps' not in metrics
+      continue
+    x = one['source']['image']
+    fake_s = fakes[0][:x.shape[0]]
+
+    def maps(im):
+      _, sown = f_module.apply(f_variables, im, train=False,
+                               method='features', mutable=['intermediates'])
+      return [sown['intermediates']['encoder'][b][0] for b in blocks]
+
+    expected = np.mean([jnp.mean(jnp.square(a - b))
+                        for a, b in zip(maps(x), maps(fake_s))])
+    np.testing.assert_allclose(metrics['L_CONST_maps'][0], expected,
+                               rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(totals[weight] - totals[0.0],
+                               weight * expected, rtol=2e-3, atol=1e-5)
+  with pytest.raises(Exception, match="unknown f block.*'block9'"):
+    _built(_tiny_dtn(data_dir, tiny_classifiers,
+                     **{'loss.alpha_maps': 1.0, 'loss.const_maps':
+                        ('block3', 'block9')}))
+
+
 def test_evaluation_reads_the_averaged_g(data_dir, tiny_classifiers):
   from xdomain import steps  # pylint: disable=g-import-not-at-top
   config = _tiny_dtn(data_dir, tiny_classifiers,

@@ -43,9 +43,12 @@ def dtn_config(source: ml_collections.ConfigDict,
 
   # loss.const_space: L_CONST on f's 128-d features ('features', the paper)
   # or on f's class distribution through its frozen head ('logits': KL).
+  # loss.alpha_maps: weight of an extra L_CONST (MSE) on f's spatial block
+  # maps loss.const_maps (0 = none, the paper).
   config.loss = ml_collections.ConfigDict(dict(
       gan_weight=1.0, alpha=15.0, beta=15.0, gamma=0.0, tv_exponent=2.0,
-      target_through_g=True, const_space='features'))
+      target_through_g=True, const_space='features', alpha_maps=0.0,
+      const_maps=('block3',)))
 
   config.optim.disc = config_lib.optimizer('adam', 2e-4, b1=0.5)
   config.optim.gen = config_lib.optimizer('adam', 2e-4, b1=0.5)

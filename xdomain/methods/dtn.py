@@ -43,6 +43,7 @@ GENERATOR_INPUTS = ('f', 'pixels')  # DTN's G = g o f, or the baseline's
 # Where L_CONST compares x and G(x): f's features (the paper) or f's class
 # distribution through f's own frozen linear head (KL, a weaker constraint).
 CONST_SPACES = ('features', 'logits')
+CONST_MAPS = ('block1', 'block2', 'block3')  # f's sown maps: 16x16, 8x8, 4x4
 
 
 def _unseen(*domains, in_f=False):
@@ -110,6 +111,11 @@ class _Networks:
       raise errors.ConfigError(
           f'config.model.g.channels must be 1 (grey, replicated to RGB before '
           f'f and D) or 3, got {model.g.channels}')
+    bad_maps = set(config.loss.get('const_maps', ())) - set(CONST_MAPS)
+    if bad_maps:
+      raise errors.ConfigError(
+          f'config.loss.const_maps: unknown f block(s) {sorted(bad_maps)}; '
+          f'choose from {CONST_MAPS}')
     if config.loss.get('const_space', 'features') not in CONST_SPACES:
       raise errors.ConfigError(
           f'config.loss.const_space must be one of {CONST_SPACES}, got '
@@ -149,6 +155,14 @@ class _Networks:
     unless model.f_tune_every > 0)."""
     return self.f.apply({'params': params[F],
                          'batch_stats': batch_stats[F]}, x, train=False)
+
+  def frozen_f_maps(self, params, batch_stats, x, names):
+    """f's sown block maps `names` (e.g. 'block3', 4x4x256) on x, frozen."""
+    _, state = self.f.apply({'params': params[F],
+                             'batch_stats': batch_stats[F]}, x, train=False,
+                            mutable=['intermediates'])
+    sown = state['intermediates']
+    return [sown[name][0] for name in names]
 
   def f_logits(self, h):
     """f's class logits from its features h (f's frozen linear head)."""
@@ -219,6 +233,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
 
   noise_std = float(config.model.d.get('instance_noise', 0.0))
   const_space = config.loss.get('const_space', 'features')
+  alpha_maps = float(config.loss.get('alpha_maps', 0.0))  # older runs: none
+  const_maps = tuple(config.loss.get('const_maps', ('block3',)))
 
   def d_logits(params, batch_stats, fakes, real, rng):
     images = jnp.concatenate([fakes, real])
@@ -273,15 +289,26 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                                      nets.f_logits(f_fake))
     else:
       l_const = losses.mse(f_source, f_fake)
+    # An L_CONST on f's spatial block maps as well (not in the paper): the
+    # 128-d f(x) accepts glyphs of the wrong shape; its 4x4 maps keep where.
+    l_const_maps = jnp.zeros(())
+    if alpha_maps > 0:
+      pairs = zip(nets.frozen_f_maps(params, batch_stats, xs, const_maps),
+                  nets.frozen_f_maps(params, batch_stats, fake_s, const_maps))
+      l_const_maps = sum(losses.mse(a, b) for a, b in pairs) / len(const_maps)
     # L_TID = d2(x, G(x)) on target.
     l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g
              else jnp.zeros(()))
     l_tv = losses.total_variation(fakes, weights.tv_exponent)
     # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3).
     loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
-            weights.beta * l_tid + weights.gamma * l_tv)
-    return loss, {'metrics': {'L_GANG': l_gan, 'L_CONST': l_const,
-                              'L_TID': l_tid, 'L_TV': l_tv}}
+            weights.beta * l_tid + weights.gamma * l_tv +
+            alpha_maps * l_const_maps)
+    metrics = {'L_GANG': l_gan, 'L_CONST': l_const, 'L_TID': l_tid,
+               'L_TV': l_tv}
+    if alpha_maps > 0:
+      metrics['L_CONST_maps'] = l_const_maps
+    return loss, {'metrics': metrics}
 
   def f_tune_loss(params, batch_stats, batch, rng, shared):
     """L_CONST as a loss of f (yunjey/domain-transfer-network), G(x) fixed."""
