@@ -156,13 +156,13 @@ class _Networks:
     return self.f.apply({'params': params[F],
                          'batch_stats': batch_stats[F]}, x, train=False)
 
-  def frozen_f_maps(self, params, batch_stats, x, names):
-    """f's sown block maps `names` (e.g. 'block3', 4x4x256) on x, frozen."""
-    _, state = self.f.apply({'params': params[F],
+  def frozen_f_with_maps(self, params, batch_stats, x, names):
+    """f(x) and f's sown block maps `names` (e.g. 'block3', 4x4x256) on x,
+    frozen, from one pass of f."""
+    h, state = self.f.apply({'params': params[F],
                              'batch_stats': batch_stats[F]}, x, train=False,
                             mutable=['intermediates'])
-    sown = state['intermediates']
-    return [sown[name][0] for name in names]
+    return h, [state['intermediates'][name][0] for name in names]
 
   def f_logits(self, h):
     """f's class logits from its features h (f's frozen linear head)."""
@@ -283,7 +283,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # (G = g o f has already computed f(x); the baseline's G used its own E).
     f_source = (features[:n] if nets.uses_f
                 else nets.frozen_f(params, batch_stats, xs))
-    f_fake = nets.frozen_f(params, batch_stats, fake_s)
+    if alpha_maps > 0:  # f's maps of G(x) come from the same pass of f
+      f_fake, fake_maps = nets.frozen_f_with_maps(params, batch_stats, fake_s,
+                                                  const_maps)
+    else:
+      f_fake = nets.frozen_f(params, batch_stats, fake_s)
     if const_space == 'logits':  # KL(f's class distribution on x || on G(x))
       l_const = losses.kl_divergence(nets.f_logits(f_source),
                                      nets.f_logits(f_fake))
@@ -293,9 +297,10 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # 128-d f(x) accepts glyphs of the wrong shape; its 4x4 maps keep where.
     l_const_maps = jnp.zeros(())
     if alpha_maps > 0:
-      pairs = zip(nets.frozen_f_maps(params, batch_stats, xs, const_maps),
-                  nets.frozen_f_maps(params, batch_stats, fake_s, const_maps))
-      l_const_maps = sum(losses.mse(a, b) for a, b in pairs) / len(const_maps)
+      _, source_maps = nets.frozen_f_with_maps(params, batch_stats, xs,
+                                               const_maps)
+      l_const_maps = sum(losses.mse(a, b) for a, b in zip(
+          source_maps, fake_maps)) / len(const_maps)
     # L_TID = d2(x, G(x)) on target.
     l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g
              else jnp.zeros(()))
