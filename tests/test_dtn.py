@@ -41,6 +41,34 @@ def test_binary_losses_hand_computed():
                              rtol=1e-6)
 
 
+def test_real_label_smoothing_hand_computed():
+  """One-sided smoothing moves only the real target's label."""
+  zeros = jnp.zeros((2, 3))  # uniform softmax: any label sums to log 3
+  np.testing.assert_allclose(
+      losses.ternary_d_loss(zeros, zeros, zeros, real_smoothing=0.2),
+      3 * math.log(3), rtol=1e-6)
+  sure = 20.0 * jnp.eye(3)
+  fs, ft, rt = sure[0:1], sure[1:2], sure[2:3]
+  # D sure that real is real: log softmax = (-20, -20, 0) up to e^-20, so
+  # the real term is 0.1 * 20 + 0.1 * 20 + 0.8 * 0 = 4 (fakes' terms ~ 0).
+  np.testing.assert_allclose(
+      losses.ternary_d_loss(fs, ft, rt, real_smoothing=0.2), 4.0, rtol=1e-4)
+  # Binary: real logit 0 costs log 2 whatever the label; logit 20 with label
+  # 0.9 costs 0.1 * 20 (fakes at -20 cost ~0).
+  np.testing.assert_allclose(
+      losses.binary_d_loss([jnp.full((4, 1), -20.0)], jnp.full((4, 1), 20.0),
+                           real_smoothing=0.1), 2.0, rtol=1e-4)
+
+
+def test_real_label_smoothing_out_of_range_is_named(data_dir,
+                                                    tiny_classifiers):
+  from xdomain import errors, methods  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.d.real_label_smoothing': 1.0})
+  with pytest.raises(errors.ConfigError, match='real_label_smoothing'):
+    methods.build(config, '/tmp/unused')
+
+
 def test_mse_and_total_variation_hand_computed():
   np.testing.assert_allclose(losses.mse(jnp.ones(4), jnp.zeros(4)), 1.0)
   image = jnp.array([[0.0, 1.0], [0.0, 0.0]]).reshape(1, 2, 2, 1)

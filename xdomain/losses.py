@@ -29,12 +29,24 @@ def _class_nll(logits: jax.Array, cls: int) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
+def _smoothed_real_nll(logits: jax.Array, smoothing: float) -> jax.Array:
+  """-E sum_c y_c log softmax(logits)_c with y = 1 - smoothing on D3 and
+  smoothing / 2 on each fake class (one-sided label smoothing, Salimans et
+  al. 2016, Sec. 3.4, for the ternary D)."""
+  target = jnp.full((3,), smoothing / 2).at[REAL_TARGET].set(1.0 - smoothing)
+  return optax.softmax_cross_entropy(
+      logits, jnp.broadcast_to(target, logits.shape)).mean()
+
+
 def ternary_d_loss(fake_source_logits, fake_target_logits,
-                   real_target_logits) -> jax.Array:
-  """DTN's L_D: each batch pushed towards its own class of the three."""
+                   real_target_logits, real_smoothing: float = 0.0
+                   ) -> jax.Array:
+  """DTN's L_D: each batch pushed towards its own class of the three; with
+  real_smoothing > 0 the real target's label is smoothed (fakes' are not)."""
+  real = (_smoothed_real_nll(real_target_logits, real_smoothing)
+          if real_smoothing else _class_nll(real_target_logits, REAL_TARGET))
   return (_class_nll(fake_source_logits, FAKE_FROM_SOURCE) +
-          _class_nll(fake_target_logits, FAKE_FROM_TARGET) +
-          _class_nll(real_target_logits, REAL_TARGET))
+          _class_nll(fake_target_logits, FAKE_FROM_TARGET) + real)
 
 
 def ternary_g_loss(fake_source_logits, fake_target_logits) -> jax.Array:
@@ -48,9 +60,12 @@ def _bce(logits: jax.Array, target: float) -> jax.Array:
   return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
 
 
-def binary_d_loss(fake_logits_list, real_logits) -> jax.Array:
-  """Binary real/fake D: every fake batch -> 0, the real target -> 1."""
-  return sum(_bce(f, 0.0) for f in fake_logits_list) + _bce(real_logits, 1.0)
+def binary_d_loss(fake_logits_list, real_logits,
+                  real_smoothing: float = 0.0) -> jax.Array:
+  """Binary real/fake D: every fake batch -> 0, the real target -> 1
+  (1 - real_smoothing: one-sided label smoothing)."""
+  return (sum(_bce(f, 0.0) for f in fake_logits_list) +
+          _bce(real_logits, 1.0 - real_smoothing))
 
 
 def binary_g_loss(fake_logits_list) -> jax.Array:

@@ -232,6 +232,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     return {'fakes': fakes, 'features': features}, {'batch_stats': stats}
 
   noise_std = float(config.model.d.get('instance_noise', 0.0))
+  real_smoothing = float(config.model.d.get('real_label_smoothing', 0.0))
+  if not 0.0 <= real_smoothing < 1.0:
+    raise errors.ConfigError(
+        f'model.d.real_label_smoothing={real_smoothing}: must be in [0, 1) '
+        '(0 = hard labels, the paper).')
   const_space = config.loss.get('const_space', 'features')
   alpha_maps = float(config.loss.get('alpha_maps', 0.0))  # older runs: none
   const_maps = tuple(config.loss.get('const_maps', ('block3',)))
@@ -250,7 +255,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
         params, batch_stats, jax.lax.stop_gradient(shared['fakes']),
         batch['target']['image'], rng)
     if ternary:  # L_D, DTN Sec. 3
-      loss = losses.ternary_d_loss(*fake_logits, real_logits)
+      loss = losses.ternary_d_loss(*fake_logits, real_logits,
+                                   real_smoothing)
       probs = [jax.nn.softmax(l).mean(0) for l in fake_logits + [real_logits]]
       names = ['fake_source', 'fake_target', 'real_target']
       metrics = {f'D{c + 1}({n})': p[c] for n, p in zip(names, probs)
@@ -258,7 +264,7 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
       # Real vs fake as D sees it: a fake is caught unless D3 wins.
       said_real = lambda l: jnp.argmax(l, -1) == losses.REAL_TARGET
     else:
-      loss = losses.binary_d_loss(fake_logits, real_logits)
+      loss = losses.binary_d_loss(fake_logits, real_logits, real_smoothing)
       metrics = {'D(fake_source)': jax.nn.sigmoid(fake_logits[0]).mean(),
                  'D(real_target)': jax.nn.sigmoid(real_logits).mean()}
       said_real = lambda l: l[:, 0] > 0
