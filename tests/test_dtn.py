@@ -124,6 +124,73 @@ def test_generator_and_discriminator_shapes():
   assert d.apply(d.init(jax.random.key(0), x), x).shape == (2, 3)
 
 
+def test_projection_discriminator_adds_the_class_embedding_term():
+  """num_classes > 0: D(x, y) = Dense(phi(x)) + <embed(y), phi(x)>, linear in
+  y; with y = 0 it is the unconditional D with the same other parameters."""
+  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
+  cond = gan.Discriminator(num_outputs=3, widths=(8, 8, 8), num_classes=10)
+  one_hot = lambda c: jax.nn.one_hot(jnp.array(c), 10)
+  v = cond.init(jax.random.key(1), x, labels=one_hot([0, 1, 2, 3]))
+  plain = gan.Discriminator(num_outputs=3, widths=(8, 8, 8))
+  plain_params = {k: w for k, w in v['params'].items()
+                  if k != 'class_embedding'}
+  np.testing.assert_allclose(
+      cond.apply(v, x, labels=jnp.zeros((4, 10))),
+      plain.apply({**v, 'params': plain_params}, x), rtol=1e-6)
+  base = cond.apply(v, x, labels=jnp.zeros((4, 10)))
+  d_a = cond.apply(v, x, labels=one_hot([3, 3, 3, 3])) - base
+  d_b = cond.apply(v, x, labels=one_hot([7, 7, 7, 7])) - base
+  assert float(jnp.abs(d_a - d_b).max()) > 1e-4  # the class matters
+  mixed = cond.apply(v, x, labels=(one_hot([3] * 4) + one_hot([7] * 4)) / 2)
+  np.testing.assert_allclose(mixed - base, (d_a + d_b) / 2, rtol=1e-4,
+                             atol=1e-5)
+  with pytest.raises(ValueError, match='labels'):
+    cond.apply(v, x)
+
+
+def test_class_conditional_d_is_told_f_predicted_classes(data_dir,
+                                                         tiny_classifiers):
+  """model.d.class_conditional: L_D is the ternary loss of a projection D
+  told f's argmax class of x for G(x) and of the real target image itself
+  (never a target label); the D update changes only D."""
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  f_module, f_variables, _ = checkpoints.load_classifier(tiny_classifiers[0])
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.d.class_conditional': True})
+  method, batch = _built(config), random_batch(config)
+  one = jax.tree.map(lambda x: x[0], batch)
+  state = steps.init_state(method, jax.random.key(0), one)
+  assert 'class_embedding' in state['params']['d']
+  d = gan.Discriminator(num_outputs=3, widths=tuple(config.model.d.widths),
+                        bn_axis_name=steps.AXIS, num_classes=10)
+  f_class = lambda im: jax.nn.one_hot(jnp.argmax(
+      f_module.apply(f_variables, im, train=False), -1), 10)
+
+  def passes(params, stats, one):
+    shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+    loss = method.groups['disc'].loss_fn(params, stats, one,
+                                         jax.random.key(1), shared)[0]
+    xs, xt = one['source']['image'], one['target']['image']
+    images = jnp.concatenate([shared['fakes'], xt])
+    variables = {'params': params['d'], 'batch_stats': stats['d']}
+
+    def expected(labels):
+      logits, _ = d.apply(variables, images, train=True, labels=labels,
+                          mutable=['batch_stats'])
+      return losses.ternary_d_loss(*jnp.split(logits, 3))
+    told = jnp.concatenate([f_class(xs), f_class(xt), f_class(xt)])
+    return loss, expected(told), expected(jnp.roll(told, 1, axis=-1))
+
+  loss, expected, wrong = jax.vmap(passes, in_axes=(None, None, 0),
+                                   axis_name=steps.AXIS)(
+                                       state['params'], state['batch_stats'],
+                                       batch)
+  np.testing.assert_allclose(loss, expected, rtol=1e-5)
+  assert float(jnp.abs(loss - wrong).max()) > 1e-5  # the classes matter
+  after_disc, _ = _one_step(method, ('disc',), state, batch)
+  assert changed_networks(state, after_disc) == {'d'}
+
+
 def test_generator_output_scale_clips_a_scaled_tanh():
   z = jax.random.normal(jax.random.key(1), (4, 128)) * 30.0  # saturating
   plain = gan.Generator(channels=1, widths=(8, 8, 8))

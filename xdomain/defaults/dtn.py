@@ -36,12 +36,15 @@ def dtn_config(source: ml_collections.ConfigDict,
   # g.output_scale: g's output is clip(s tanh, -1, 1) (1 = tanh, the paper).
   # d.real_label_smoothing: eps of one-sided label smoothing in L_D, the real
   # target's label 1 - eps on D3 (eps / 2 on D1, D2; 0 = the paper).
+  # d.class_conditional: D told f's predicted class of each image it judges
+  # (projection D; for G(x) the class of x; False = the paper).
   config.model.g = ml_collections.ConfigDict(
       dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0,
            output_scale=1.0))
   config.model.d = ml_collections.ConfigDict(
       dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0,
-           instance_noise=0.0, real_label_smoothing=0.0))
+           instance_noise=0.0, real_label_smoothing=0.0,
+           class_conditional=False))
 
   # loss.const_space: L_CONST on f's 128-d features ('features', the paper)
   # or on f's class distribution through its frozen head ('logits': KL).

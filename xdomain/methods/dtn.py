@@ -137,9 +137,12 @@ class _Networks:
     self.g = gan.Generator(channels=model.g.channels,
                            widths=tuple(model.g.widths),
                            bn_axis_name=steps.AXIS, output_scale=output_scale)
-    self.d = gan.Discriminator(num_outputs=3 if model.d.ternary else 1,
-                               widths=tuple(model.d.widths),
-                               bn_axis_name=steps.AXIS)
+    self.num_classes = self.f_head['kernel'].shape[-1]
+    self.class_conditional = bool(model.d.get('class_conditional', False))
+    self.d = gan.Discriminator(
+        num_outputs=3 if model.d.ternary else 1, widths=tuple(model.d.widths),
+        bn_axis_name=steps.AXIS,
+        num_classes=self.num_classes if self.class_conditional else 0)
 
   def features(self, params, batch_stats, x, train):
     """f(x) (frozen), or the baseline's trainable E(x); returns (h, stats)."""
@@ -177,12 +180,29 @@ class _Networks:
     stats[GENERATOR] = updates['batch_stats']
     return gan.to_rgb(out), h, stats
 
-  def discriminate(self, params, batch_stats, x):
+  def discriminate(self, params, batch_stats, x, labels=None):
     logits, updates = self.d.apply(
         {'params': params[DISCRIMINATOR],
          'batch_stats': batch_stats[DISCRIMINATOR]}, x, train=True,
-        mutable=['batch_stats'])
+        labels=labels, mutable=['batch_stats'])
     return logits, updates['batch_stats']
+
+  def d_labels(self, params, batch_stats, batch, shared, through_g):
+    """With model.d.class_conditional, the class D is told for each image it
+    sees, [G(source); (G(target)); real target]: f's one-hot prediction on
+    the image G translated (the class G was asked to render), and on the
+    real target image itself -- never a target label. None otherwise."""
+    if not self.class_conditional:
+      return None
+    xs, xt = batch['source']['image'], batch['target']['image']
+    inputs = jnp.concatenate([xs, xt]) if through_g else xs
+    h = (shared['features'] if self.uses_f
+         else self.frozen_f(params, batch_stats, inputs))
+    h_real = (h[xs.shape[0]:] if through_g
+              else self.frozen_f(params, batch_stats, xt))
+    logits = self.f_logits(jnp.concatenate([h, h_real]))
+    return jax.lax.stop_gradient(
+        jax.nn.one_hot(jnp.argmax(logits, -1), self.num_classes))
 
 
 def translator(config: ml_collections.ConfigDict):
@@ -214,7 +234,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
       params[ENCODER], stats[ENCODER] = v['params'], v.get('batch_stats', {})
     v = nets.g.init(keys[1], h, train=False)
     params[GENERATOR], stats[GENERATOR] = v['params'], v['batch_stats']
-    v = nets.d.init(keys[2], x, train=False)
+    labels = (jnp.zeros((x.shape[0], nets.num_classes))
+              if nets.class_conditional else None)
+    v = nets.d.init(keys[2], x, train=False, labels=labels)
     params[DISCRIMINATOR], stats[DISCRIMINATOR] = v['params'], v['batch_stats']
     return {'params': params, 'batch_stats': stats}
 
@@ -241,11 +263,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   alpha_maps = float(config.loss.get('alpha_maps', 0.0))  # older runs: none
   const_maps = tuple(config.loss.get('const_maps', ('block3',)))
 
-  def d_logits(params, batch_stats, fakes, real, rng):
+  def d_logits(params, batch_stats, fakes, real, rng, labels=None):
     images = jnp.concatenate([fakes, real])
     if noise_std > 0:  # instance noise: D sees every image through N(0, s^2)
       images = images + noise_std * jax.random.normal(rng, images.shape)
-    logits, stats = nets.discriminate(params, batch_stats, images)
+    logits, stats = nets.discriminate(params, batch_stats, images, labels)
     n = real.shape[0]
     parts = jnp.split(logits[:-n], fakes.shape[0] // n) + [logits[-n:]]
     return parts, stats  # [G(source), (G(target)), real target]
@@ -253,7 +275,9 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   def disc_loss(params, batch_stats, batch, rng, shared):
     (*fake_logits, real_logits), stats = d_logits(
         params, batch_stats, jax.lax.stop_gradient(shared['fakes']),
-        batch['target']['image'], rng)
+        batch['target']['image'], rng,
+        nets.d_labels(params, batch_stats, batch, shared,
+                      weights.target_through_g))
     if ternary:  # L_D, DTN Sec. 3
       loss = losses.ternary_d_loss(*fake_logits, real_logits,
                                    real_smoothing)
@@ -280,7 +304,10 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     n = xs.shape[0]
     fakes, features = shared['fakes'], shared['features']
     # D's batch-stats update from this pass is dropped (only L_D's is kept).
-    *fake_logits, _ = d_logits(params, batch_stats, fakes, xt, rng)[0]
+    *fake_logits, _ = d_logits(
+        params, batch_stats, fakes, xt, rng,
+        nets.d_labels(params, batch_stats, batch, shared,
+                      weights.target_through_g))[0]
     fake_s = fakes[:n]
     # L_GANG (DTN Sec. 3): G's fakes pushed towards D3, "real target".
     l_gan = (losses.ternary_g_loss(*fake_logits) if ternary

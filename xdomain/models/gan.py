@@ -64,18 +64,35 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-  """D: [B, 32, 32, C] in [-1, 1] -> [B, num_outputs] logits."""
+  """D: [B, 32, 32, C] in [-1, 1] -> [B, num_outputs] logits.
+
+  num_classes > 0 makes D class-conditional by projection (Miyato & Koyama
+  2018): each logit gains <embed_k(y), phi(x)>, phi(x) D's last features and
+  y a [B, num_classes] class distribution (one-hot labels or soft).
+  """
   num_outputs: int = 3
   widths: Sequence[int] = (128, 256, 512)
   bn_axis_name: Optional[str] = None
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False,
+               labels: Optional[jax.Array] = None) -> jax.Array:
     if x.shape[-3:-1] != (32, 32):
       raise ValueError(f'Discriminator expects [..., 32, 32, C] images, got '
                        f'shape {x.shape}')
+    if (labels is None) != (self.num_classes == 0):
+      raise ValueError(f'Discriminator(num_classes={self.num_classes}) '
+                       f'called with labels={labels is not None}')
     h = x
     for width in self.widths:
       h = nn.Conv(width, (3, 3), strides=2, padding='SAME', use_bias=False)(h)
       h = nn.leaky_relu(_batch_norm(train, self.bn_axis_name)(h), 0.2)
-    return nn.Dense(self.num_outputs)(h.reshape(h.shape[0], -1))
+    phi = h.reshape(h.shape[0], -1)
+    logits = nn.Dense(self.num_outputs)(phi)
+    if not self.num_classes:
+      return logits
+    embed = nn.Dense(self.num_outputs * phi.shape[-1], use_bias=False,
+                     name='class_embedding')(labels)
+    embed = embed.reshape(phi.shape[0], self.num_outputs, phi.shape[-1])
+    return logits + jnp.einsum('bkd,bd->bk', embed, phi)
