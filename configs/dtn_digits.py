@@ -19,7 +19,7 @@ from xdomain import config_lib
 from xdomain.defaults import dtn
 
 
-F_WORKDIR = 'runs/f_svhn_bn_tanh'
+F_WORKDIR = 'runs/f_svhn_tg'
 EVALUATOR_WORKDIR = 'runs/eval_mnist_strided'
 
 
@@ -32,6 +32,7 @@ def get_config(variant: str = ''):
   # f on SVHN extra, yunjey's length and batch.
   dtn.dtn_prerequisites(config, F_WORKDIR, EVALUATOR_WORKDIR,
                                f_steps=20_000, f_batch=100,
-                               f_train_split='extra')
+                               f_train_split='extra',
+                               **dtn.DTN_F_AUGMENT)
   dtn.dtn_recipe(config)
   return dtn.dtn_variant(config, variant)

@@ -104,16 +104,25 @@ def test_prerequisites_read_their_data_where_the_run_does():
 
 def test_every_method_at_cpu_size_shares_one_target_evaluator():
   """The comparison's equal terms: at `:cpu`, every synth_mnist method is
-  scored by the same MNIST evaluator (one workdir, one config), and SIGAN's
-  E and F are DTN's f."""
+  scored by the same MNIST evaluator (one workdir, one config); SIGAN's E
+  and F and XGAN's teacher are one f, DTN's f trained the same way plus the
+  recipe's augmentation (dtn.DTN_F_AUGMENT)."""
   configs = {m: load(os.path.join(REPO, 'configs', f'{m}_synth_mnist.py'),
                      'cpu') for m in ('dtn', 'sigan', 'cyclegan', 'xgan')}
   evaluators = {m: c.prerequisites.evaluator for m, c in configs.items()}
   assert len({e.workdir for e in evaluators.values()}) == 1
   assert evaluators['dtn'].config == evaluators['sigan'].config == (
       evaluators['cyclegan'].config) == evaluators['xgan'].config
-  assert configs['xgan'].prerequisites.f == configs['dtn'].prerequisites.f
+  assert configs['xgan'].prerequisites.f == configs['sigan'].prerequisites.f
+  dtn_f = configs['dtn'].prerequisites.f.config.to_dict()
+  shared_f = configs['sigan'].prerequisites.f.config.to_dict()
+  assert (dtn_f['data']['augment_translate'],
+          dtn_f['data']['augment_grey_invert']) == (2, True)
+  for key in ('augment_translate', 'augment_grey_invert'):
+    del dtn_f['data'][key], shared_f['data'][key]
+  assert dtn_f == shared_f
+  assert (configs['dtn'].prerequisites.f.workdir !=
+          configs['sigan'].prerequisites.f.workdir)  # never one export for two
   assert configs['xgan'].prerequisites.reverse_evaluator == (
       configs['cyclegan'].prerequisites.reverse_evaluator)
-  assert configs['sigan'].prerequisites.f == configs['dtn'].prerequisites.f
   assert tuple(configs['sigan'].model.g.widths) == (256, 128, 64)

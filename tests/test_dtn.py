@@ -177,7 +177,8 @@ def test_class_conditional_d_is_told_f_predicted_classes(data_dir,
     def expected(labels):
       logits, _ = d.apply(variables, images, train=True, labels=labels,
                           mutable=['batch_stats'])
-      return losses.ternary_d_loss(*jnp.split(logits, 3))
+      return losses.ternary_d_loss(*jnp.split(logits, 3),
+                                   config.model.d.real_label_smoothing)
     told = jnp.concatenate([f_class(xs), f_class(xt), f_class(xt)])
     return loss, expected(told), expected(jnp.roll(told, 1, axis=-1))
 

@@ -88,21 +88,31 @@ def dtn_f_config(dataset: str, target_test: str, num_train_steps: int,
                            warmup_steps=warmup_steps)
 
 
+# f's training augmentation in the recipe (configs/dtn_synth_mnist.py says
+# what it was measured to do): +-2 px shifts and grey / inverted copies.
+DTN_F_AUGMENT = dict(f_augment_translate=2, f_augment_grey_invert=True)
+
+
 def dtn_prerequisites(config: ml_collections.ConfigDict, f_workdir: str,
                       evaluator_workdir: str, f_steps: int = 1500,
                       f_batch: int = 128, evaluator_steps: int = 2000,
                       evaluator_augment: int = 2,
-                      f_train_split: str = 'train'
+                      f_train_split: str = 'train',
+                      f_augment_translate: int = 0,
+                      f_augment_grey_invert: bool = False
                       ) -> ml_collections.ConfigDict:
   """A DTN config's prerequisites, trained on the spot when missing: f (the
   recipe's, `dtn_f_config`) on the source's labels, scored on the target
   test split too, and the evaluator (f's family) on the target's training
   labels only; points model.f_checkpoint / eval.evaluator_checkpoint at
-  their exports."""
+  their exports. f_augment_*: f's training augmentation (random shifts of
+  up to that many pixels; grey and inverted copies), 0 / False = none."""
   source, target = config.data.source, config.data.target
   f = dtn_f_config(source.name, f'{target.name}:{target.test_split}',
                    f_steps, f_batch, variant='strided', warmup_steps=200)
   f.data.source.train_split = f_train_split
+  f.data.augment_translate = f_augment_translate
+  f.data.augment_grey_invert = f_augment_grey_invert
   evaluator = config_lib.evaluator_config(target.name, evaluator_steps,
                                          evaluator_augment)
   config.model.f_checkpoint = f'{f_workdir}/classifier'
@@ -114,10 +124,12 @@ def dtn_prerequisites(config: ml_collections.ConfigDict, f_workdir: str,
 def dtn_recipe(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The DTN recipe (configs/dtn_synth_mnist.py and the README say what each
   choice was measured to do): f with batch norm and tanh features (the
-  prerequisite, `dtn_f_config`); the paper's ternary D, one D then one g
-  update, Adam 2e-4 (b1 0.5), alpha = 15; beta = 45 (3x the paper's: a
-  stronger L_TID anchor); a cosine decay of both learning rates to 0 and
-  evaluation of an exponential moving average of g (decay 0.999)."""
+  prerequisite, `dtn_f_config`, trained with `DTN_F_AUGMENT` where the
+  config passes it); the paper's ternary D, one D then one g update, Adam
+  2e-4 (b1 0.5), alpha = 15; beta = 45 (3x the paper's: a stronger L_TID
+  anchor); a cosine decay of both learning rates to 0; evaluation of an
+  exponential moving average of g (decay 0.999); one-sided smoothing 0.1 of
+  D's real target label."""
   config.model.d.ternary = True
   config.loss.beta = 45.0
   config.schedule = ('disc', 'gen')
@@ -125,6 +137,7 @@ def dtn_recipe(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.optim[group].learning_rate = 2e-4
     config.optim[group].schedule = 'cosine'
   config.model.g.ema_decay = 0.999
+  config.model.d.real_label_smoothing = 0.1
   return config
 
 
