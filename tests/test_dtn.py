@@ -124,6 +124,48 @@ def test_generator_and_discriminator_shapes():
   assert d.apply(d.init(jax.random.key(0), x), x).shape == (2, 3)
 
 
+def test_spectral_norm_discriminator_has_unit_spectral_norm_and_no_bn():
+  """normalization='spectral': no batch norm; every layer's kernel is used
+  divided by its largest singular value, estimated by power iteration whose
+  vector advances only with train=True."""
+  d = gan.Discriminator(num_outputs=3, widths=(8, 16, 32),
+                        normalization='spectral')
+  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
+  v = d.init(jax.random.key(1), x)
+  assert not any('BatchNorm' in k for k in v['params'])
+  stats = v['batch_stats']
+  _, frozen = d.apply(v, x, train=False, mutable=['batch_stats'])
+  for a, b in zip(jax.tree.leaves(frozen), jax.tree.leaves(stats)):
+    np.testing.assert_array_equal(a, b)  # evaluation: no power iteration
+  for _ in range(50):
+    _, new = d.apply({'params': v['params'], 'batch_stats': stats}, x,
+                     train=True, mutable=['batch_stats'])
+    stats = new['batch_stats']
+  for i, name in enumerate(['Conv_0', 'Conv_1', 'Conv_2', 'Dense_0']):
+    kernel = np.asarray(v['params'][name]['kernel'])
+    largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]),
+                            compute_uv=False)[0]
+    sigma = float(stats[f'SpectralNorm_{i}'][f'{name}/kernel/sigma'])
+    np.testing.assert_allclose(sigma, largest, rtol=1e-3)
+  # D is then the plain network with every kernel divided by its sigma.
+  plain = jax.tree.map(lambda a: a, v['params'])
+  for i, name in enumerate(['Conv_0', 'Conv_1', 'Conv_2', 'Dense_0']):
+    plain[name] = {**plain[name], 'kernel': plain[name]['kernel'] / float(
+        stats[f'SpectralNorm_{i}'][f'{name}/kernel/sigma'])}
+  h = x
+  for name in ['Conv_0', 'Conv_1', 'Conv_2']:
+    h = jax.lax.conv_general_dilated(
+        h, plain[name]['kernel'], (2, 2), 'SAME',
+        dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + plain[name]['bias']
+    h = nn.leaky_relu(h, 0.2)
+  expected = h.reshape(4, -1) @ plain['Dense_0']['kernel'] + plain[
+      'Dense_0']['bias']
+  out = d.apply({'params': v['params'], 'batch_stats': stats}, x)
+  np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match='normalization'):
+    gan.Discriminator(normalization='layer').init(jax.random.key(0), x)
+
+
 def test_projection_discriminator_adds_the_class_embedding_term():
   """num_classes > 0: D(x, y) = Dense(phi(x)) + <embed(y), phi(x)>, linear in
   y; with y = 0 it is the unconditional D with the same other parameters."""
@@ -427,6 +469,35 @@ def test_instance_noise_is_what_d_sees_and_only_d(data_dir,
     assert float(noisy[0][i][0]) != float(quiet[0][i][0])
 
 
+def test_spectral_norm_d_is_built_updated_alone_and_bad_values_named(
+    data_dir, tiny_classifiers):
+  """model.d.normalization='spectral': DTN's D carries no batch norm; D's
+  update changes D (weights and power-iteration vectors) and nothing else,
+  g's update changes only g; an unknown value is named."""
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.d.normalization': 'spectral'})
+  method, batch = _built(config), random_batch(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], batch))
+  assert not any('BatchNorm' in k for k in state['params']['d'])
+  assert any('SpectralNorm' in k for k in state['batch_stats']['d'])
+  after_disc, _ = _one_step(method, ('disc',), state, batch)
+  assert changed_networks(state, after_disc) == {'d'}
+  u_before = jax.tree.leaves(state['batch_stats']['d'])
+  u_after = jax.tree.leaves(after_disc['batch_stats']['d'])
+  assert any(not np.array_equal(a, b) for a, b in zip(u_before, u_after))
+  after_gen, _ = _one_step(method, ('gen',), state, batch)
+  assert changed_networks(state, after_gen) == {'g'}
+  for a, b in zip(u_before, jax.tree.leaves(after_gen['batch_stats']['d'])):
+    np.testing.assert_array_equal(a, b)  # g's pass of D is dropped
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.d.normalization': 'layer'})
+  with pytest.raises(errors.ConfigError, match='model.d.normalization'):
+    _built(config)
+
+
 def test_const_space_logits_is_kl_of_f_classifier_on_x_and_g_x(
     data_dir, tiny_classifiers):
   """loss.const_space='logits': L_CONST = KL(f's class distribution on x ||
@@ -464,6 +535,50 @@ def test_const_space_logits_is_kl_of_f_classifier_on_x_and_g_x(
   with pytest.raises(Exception, match='const_space'):
     _built(_tiny_dtn(data_dir, tiny_classifiers,
                      **{'loss.const_space': 'pixels'}))
+
+
+def test_const_f_checkpoints_average_l_const_over_every_f(
+    data_dir, tiny_classifiers):
+  """model.const_f_checkpoints: L_CONST = the mean over f and each extra
+  frozen classifier of the MSE of its features on x and on G(x); the extra
+  fs are in no update group; with loss.const_space=logits it is refused."""
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  extra = tiny_classifiers[1]  # any classifier export: here the evaluator
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.const_f_checkpoints': (extra,)})
+  method, batch = _built(config), random_batch(config)
+  one = jax.tree.map(lambda x: x[0], batch)
+  state = steps.init_state(method, jax.random.key(0), one)
+  assert set(state['params']) == {'f', 'g', 'd'}
+
+  def passes(params, stats, one):
+    shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+    metrics = method.groups['gen'].loss_fn(params, stats, one,
+                                           jax.random.key(1), shared)[1]
+    return shared['fakes'], metrics['metrics']
+
+  fakes, metrics = jax.vmap(passes, in_axes=(None, None, 0),
+                            axis_name=steps.AXIS)(
+                                state['params'], state['batch_stats'], batch)
+  x = one['source']['image']
+  fake_s = fakes[0][:x.shape[0]]
+  per_f = []
+  for path in tiny_classifiers:
+    module, variables, _ = checkpoints.load_classifier(path)
+    apply = lambda im, m=module, v=variables: m.apply(v, im, train=False,
+                                                      method='features')
+    per_f.append(jnp.mean(jnp.square(apply(x) - apply(fake_s))))
+  np.testing.assert_allclose(metrics['L_CONST_f1'][0], per_f[1], rtol=2e-4,
+                             atol=1e-6)
+  np.testing.assert_allclose(metrics['L_CONST'][0], (per_f[0] + per_f[1]) / 2,
+                             rtol=2e-4, atol=1e-6)
+  after_gen, _ = _one_step(method, ('gen',), state, batch)
+  assert changed_networks(state, after_gen) == {'g'}
+  with pytest.raises(errors.ConfigError, match='const_f_checkpoints'):
+    _built(_tiny_dtn(data_dir, tiny_classifiers,
+                     **{'model.const_f_checkpoints': (extra,),
+                        'loss.const_space': 'logits'}))
 
 
 def test_alpha_maps_adds_the_mse_of_f_block_maps_on_x_and_g_x(

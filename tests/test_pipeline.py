@@ -197,3 +197,66 @@ def test_grey_invert_augmentation_is_grey_or_inverted_and_seeded(data_dir):
     else:
       raise AssertionError('an augmented image is none of the four kinds')
   assert len(kinds) >= 3  # p = 1/2 each: 32 images show most kinds
+
+
+def test_affine_transform_by_hand():
+  """A quarter turn is np.rot90 (counter-clockwise as shown), zoom 1 with
+  no angle the identity, a shear slants a vertical bar, zoom 2 doubles it."""
+  image = np.zeros((32, 32, 1), np.uint8)
+  image[4:20, 15:17] = 255
+  image[4:6, 15:25] = 255  # a "7": not symmetric under any quarter turn
+  out = pipeline.affine_transform(tf.constant(image), 90.0, 0.0, 1.0).numpy()
+  np.testing.assert_array_equal(out, np.rot90(image, 1))
+  out = pipeline.affine_transform(tf.constant(image), 0.0, 0.0, 1.0).numpy()
+  np.testing.assert_array_equal(out, image)
+  bar = np.zeros((32, 32, 1), np.uint8)
+  bar[6:26, 15:17] = 255
+  out = pipeline.affine_transform(tf.constant(bar), 0.0, 20.0, 1.0).numpy()
+  ys, xs = np.nonzero(out[..., 0] > 127)
+  slope = np.polyfit(ys, xs, 1)[0]  # columns gained per row down
+  np.testing.assert_allclose(slope, np.tan(np.deg2rad(20.0)), atol=0.05)
+  out = pipeline.affine_transform(tf.constant(bar), 0.0, 0.0, 2.0).numpy()
+  rows = np.nonzero(out[..., 0].max(1) > 127)[0]
+  assert rows.min() == 0 and rows.max() == 31  # 20 rows -> 40, cut at 32
+
+
+def test_stroke_is_dilated_eroded_or_unchanged():
+  image = np.zeros((32, 32, 1), np.uint8)
+  image[8:24, 14:18] = 200
+  dilated = np.zeros_like(image)
+  dilated[7:25, 13:19] = 200
+  eroded = np.zeros_like(image)
+  eroded[9:23, 15:17] = 200
+  kinds = set()
+  for k in range(30):
+    out = pipeline.random_stroke(tf.constant(image),
+                                 tf.constant([0, k], tf.int64)).numpy()
+    for name, candidate in (('same', image), ('dilated', dilated),
+                            ('eroded', eroded)):
+      if np.array_equal(out, candidate):
+        kinds.add(name)
+        break
+    else:
+      raise AssertionError('a stroke augmentation is none of the three kinds')
+  assert kinds == {'same', 'dilated', 'eroded'}
+
+
+def test_shape_augmentation_is_seeded_keeps_labels_and_is_off_by_default(
+    data_dir):
+  config = two_domain_config(data_dir, per_device=16)
+  plain = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  assert not pipeline.shape_augmented(config.data)
+  config.data.augment_rotate = 10.0
+  config.data.augment_shear = 20.0
+  config.data.augment_scale = 0.15
+  config.data.augment_stroke = True
+  assert pipeline.shape_augmented(config.data)
+  first = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  again = next(pipeline.train_iterator(config, num_devices=1, seed=0))
+  np.testing.assert_array_equal(first['source']['image'],
+                                again['source']['image'])
+  np.testing.assert_array_equal(plain['source']['label'],
+                                first['source']['label'])
+  changed = [not np.array_equal(a, b) for a, b in zip(
+      plain['source']['image'][0], first['source']['image'][0])]
+  assert sum(changed) >= 12  # nearly every image moves

@@ -123,6 +123,13 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.augment_translate = 0  # max random shift in pixels, 0 = off
   # Training images randomly made grey and/or inverted (p = 1/2 each).
   config.data.augment_grey_invert = False
+  # Shape augmentation (xdomain.data.pipeline.augment_shape): random
+  # rotation / shear up to that many degrees, scale by 1 +- augment_scale,
+  # and a random 3x3 dilation or erosion of the strokes; 0 / False = off.
+  config.data.augment_rotate = 0.0
+  config.data.augment_shear = 0.0
+  config.data.augment_scale = 0.0
+  config.data.augment_stroke = False
 
   config.model = classifier_model()
   config.optim = ml_collections.ConfigDict()

@@ -138,6 +138,10 @@ def train_iterator(config, *, num_devices, seed, process_index=0,
       keep = ~np.isin(labels, excluded); images, labels = images[keep], labels[keep]
     streams.append([d, images, labels, np.random.default_rng(seed + offset), None, 0])
   shift = int(data.augment_translate); grey = bool(data.get('augment_grey_invert', False))
+  if pipeline.shape_augmented(data):
+    raise ValueError('device launcher: data.augment_rotate / _shear / _scale / _stroke are '
+                     'served by the TF pipeline only; train that classifier with '
+                     'python -m xdomain.main and point the run at its export')
 
   def take(stream):
     d, images, labels, rng, order, pos = stream

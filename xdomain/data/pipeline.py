@@ -55,6 +55,78 @@ def random_translate(image: tf.Tensor, max_shift: int,
   return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
 
 
+def affine_transform(image: tf.Tensor, rotate: tf.Tensor, shear: tf.Tensor,
+                     zoom: tf.Tensor) -> tf.Tensor:
+  """uint8 [H, W, C] rotated by `rotate` degrees (counter-clockwise as
+  shown), sheared by `shear` degrees (a slant) and scaled by `zoom` about
+  the image centre; bilinear, edges reflected."""
+  theta = tf.cast(rotate, tf.float32) * np.pi / 180.0
+  slant = tf.tan(tf.cast(shear, tf.float32) * np.pi / 180.0)
+  cos, sin = tf.cos(theta), tf.sin(theta)
+  # Forward map (x right, y down) = R(theta) @ shear @ zoom; the transform
+  # op wants its inverse, output pixel -> input pixel.
+  forward = tf.stack([[cos, cos * slant + sin],
+                      [-sin, -sin * slant + cos]]) * tf.cast(zoom, tf.float32)
+  inverse = tf.linalg.inv(forward)
+  height, width = tf.shape(image)[0], tf.shape(image)[1]
+  centre = tf.stack([tf.cast(width, tf.float32) - 1.0,
+                     tf.cast(height, tf.float32) - 1.0]) / 2.0
+  offset = centre - tf.linalg.matvec(inverse, centre)
+  transform = tf.stack([inverse[0, 0], inverse[0, 1], offset[0],
+                        inverse[1, 0], inverse[1, 1], offset[1], 0.0, 0.0])
+  out = tf.raw_ops.ImageProjectiveTransformV3(
+      images=tf.cast(image, tf.float32)[None], transforms=transform[None],
+      output_shape=tf.stack([height, width]), fill_value=0.0,
+      interpolation='BILINEAR', fill_mode='REFLECT')[0]
+  return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+
+def random_affine(image: tf.Tensor, rotate: float, shear: float,
+                  scale: float, seed: tf.Tensor) -> tf.Tensor:
+  """`affine_transform` by a rotation in +-`rotate` degrees, a shear in
+  +-`shear` degrees and a zoom in [1 - scale, 1 + scale], drawn uniformly
+  and statelessly from `seed`: the slant and proportions of handwriting on
+  printed digits."""
+  u = tf.random.stateless_uniform([3], seed=seed, minval=-1.0, maxval=1.0)
+  return affine_transform(image, u[0] * rotate, u[1] * shear,
+                          1.0 + u[2] * scale)
+
+
+def random_stroke(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """uint8 [H, W, C]: with probability 1/3 each, a 3x3 grey dilation (max
+  filter), a 3x3 erosion (min filter) or unchanged, stateless in `seed`:
+  bright strokes thicken or thin (dark strokes the reverse)."""
+  draw = tf.random.stateless_uniform([], seed=seed)
+  x = tf.cast(image, tf.float32)[None]
+  dilated = tf.nn.max_pool2d(x, 3, 1, 'SAME')[0]
+  eroded = -tf.nn.max_pool2d(-x, 3, 1, 'SAME')[0]
+  out = tf.where(draw < 1 / 3, dilated,
+                 tf.where(draw < 2 / 3, eroded, x[0]))
+  return tf.cast(out, tf.uint8)
+
+
+def augment_shape(image: tf.Tensor, data: ml_collections.ConfigDict,
+                  seed: tf.Tensor) -> tf.Tensor:
+  """The shape augmentations `data` asks for (data.augment_rotate / _shear
+  / _scale, data.augment_stroke), applied in that order; the image as it
+  is when none is on."""
+  rotate = float(data.get('augment_rotate', 0.0))
+  shear = float(data.get('augment_shear', 0.0))
+  scale = float(data.get('augment_scale', 0.0))
+  if rotate or shear or scale:
+    image = random_affine(image, rotate, shear, scale, seed)
+  if data.get('augment_stroke', False):
+    image = random_stroke(image, seed + tf.constant([104729, 0], seed.dtype))
+  return image
+
+
+def shape_augmented(data: ml_collections.ConfigDict) -> bool:
+  """Whether `augment_shape` changes images under `data`."""
+  return bool(data.get('augment_rotate', 0.0) or data.get('augment_shear', 0.0)
+              or data.get('augment_scale', 0.0)
+              or data.get('augment_stroke', False))
+
+
 def host_shard(split: str, process_index: int, process_count: int) -> str:
   """This host's even share of `split` (TFDS sub-split syntax)."""
   if process_count == 1:
@@ -114,6 +186,11 @@ def domain_train_dataset(data: ml_collections.ConfigDict,
     ds = ds.map(
         lambda i, ex: (i, {**ex, 'image': random_translate(
             ex['image'], shift, tf.stack([tf.cast(seed, tf.int64), i]))}),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  if shape_augmented(data):
+    ds = ds.map(
+        lambda i, ex: (i, {**ex, 'image': augment_shape(
+            ex['image'], data, tf.stack([tf.cast(seed, tf.int64) + 3571, i]))}),
         num_parallel_calls=tf.data.AUTOTUNE)
   if data.get('augment_grey_invert', False):
     ds = ds.map(

@@ -26,6 +26,10 @@ def dtn_config(source: ml_collections.ConfigDict,
   # f is frozen (0, the paper) or fine-tuned on L_CONST every k iterations
   # with optim.f (yunjey/domain-transfer-network: k = 15, Adam 3e-4).
   config.model.f_tune_every = 0
+  # Exports of further frozen classifiers (e.g. fs trained with other
+  # augmentations) whose features L_CONST also compares: L_CONST is then
+  # the mean over f and these (() = f alone, the paper).
+  config.model.const_f_checkpoints = ()
   # g.ema_decay: evaluation reads an exponential moving average of g's
   # parameters (0 = the raw ones). d.skip_above_accuracy: D's update is
   # skipped on batches where its real/fake accuracy is above it (1 = never).
@@ -38,13 +42,15 @@ def dtn_config(source: ml_collections.ConfigDict,
   # target's label 1 - eps on D3 (eps / 2 on D1, D2; 0 = the paper).
   # d.class_conditional: D told f's predicted class of each image it judges
   # (projection D; for G(x) the class of x; False = the paper).
+  # d.normalization: 'batch' (batch norm, the paper's DCGAN-style D) or
+  # 'spectral' (spectral norm on every layer, no batch norm; SN-GAN).
   config.model.g = ml_collections.ConfigDict(
       dict(channels=1, widths=(512, 256, 128), ema_decay=0.0, ema_start=0,
            output_scale=1.0))
   config.model.d = ml_collections.ConfigDict(
       dict(ternary=True, widths=(128, 256, 512), skip_above_accuracy=1.0,
            instance_noise=0.0, real_label_smoothing=0.0,
-           class_conditional=False))
+           class_conditional=False, normalization='batch'))
 
   # loss.const_space: L_CONST on f's 128-d features ('features', the paper)
   # or on f's class distribution through its frozen head ('logits': KL).

@@ -139,10 +139,16 @@ class _Networks:
                            bn_axis_name=steps.AXIS, output_scale=output_scale)
     self.num_classes = self.f_head['kernel'].shape[-1]
     self.class_conditional = bool(model.d.get('class_conditional', False))
+    d_norm = model.d.get('normalization', 'batch')  # older runs: batch
+    if d_norm not in gan.NORMALIZATIONS:
+      raise errors.ConfigError(
+          f'config.model.d.normalization must be one of '
+          f'{gan.NORMALIZATIONS}, got {d_norm!r}')
     self.d = gan.Discriminator(
         num_outputs=3 if model.d.ternary else 1, widths=tuple(model.d.widths),
         bn_axis_name=steps.AXIS,
-        num_classes=self.num_classes if self.class_conditional else 0)
+        num_classes=self.num_classes if self.class_conditional else 0,
+        normalization=d_norm)
 
   def features(self, params, batch_stats, x, train):
     """f(x) (frozen), or the baseline's trainable E(x); returns (h, stats)."""
@@ -205,6 +211,16 @@ class _Networks:
         jax.nn.one_hot(jnp.argmax(logits, -1), self.num_classes))
 
 
+def _frozen_encoder(module, variables):
+  """x -> a restored classifier's features, frozen (inference batch norm;
+  its variables are constants of the step, in no update group)."""
+  encoder_variables = {'params': variables['params']['encoder'],
+                       'batch_stats': variables.get('batch_stats', {}).get(
+                           'encoder', {})}
+  return lambda x: jax.lax.stop_gradient(
+      module.encoder.apply(encoder_variables, x, train=False))
+
+
 def translator(config: ml_collections.ConfigDict):
   """(translate, method): G as a function of (variables, images), and the
   built method (for its state's layout), e.g. for tools reading a run."""
@@ -220,6 +236,16 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
       config.eval.evaluator_checkpoint, 'DTN', 'the target-domain evaluator',
       'eval.evaluator_checkpoint')
   nets = _Networks(config, f_module, f_variables, f_meta['model'])
+  # Further frozen classifiers whose features L_CONST also compares (an
+  # ensemble of fs: a glyph must then keep the class for every one of them).
+  if config.model.get('const_f_checkpoints', ()) and (
+      config.loss.get('const_space', 'features') != 'features'):
+    raise errors.ConfigError(
+        'config.model.const_f_checkpoints compares features: it needs '
+        f'config.loss.const_space=features, got {config.loss.const_space!r}')
+  const_fs = [_frozen_encoder(*checkpoints.load_required_classifier(
+      path, 'DTN', 'an extra f of L_CONST', 'model.const_f_checkpoints')[:2])
+              for path in config.model.get('const_f_checkpoints', ())]
   weights = config.loss
   ternary = config.model.d.ternary
 
@@ -326,6 +352,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                                      nets.f_logits(f_fake))
     else:
       l_const = losses.mse(f_source, f_fake)
+    # With model.const_f_checkpoints, L_CONST is the mean over f and the
+    # extra fs (not in the paper; each extra f sees x and G(x) alike).
+    l_const_extra = [losses.mse(extra(xs), extra(fake_s)) for extra in const_fs]
+    if l_const_extra:
+      l_const = (l_const + sum(l_const_extra)) / (1 + len(l_const_extra))
     # An L_CONST on f's spatial block maps as well (not in the paper): the
     # 128-d f(x) accepts glyphs of the wrong shape; its 4x4 maps keep where.
     l_const_maps = jnp.zeros(())
@@ -346,6 +377,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                'L_TV': l_tv}
     if alpha_maps > 0:
       metrics['L_CONST_maps'] = l_const_maps
+    for i, l in enumerate(l_const_extra):
+      metrics[f'L_CONST_f{i + 1}'] = l
     return loss, {'metrics': metrics}
 
   def f_tune_loss(params, batch_stats, batch, rng, shared):

@@ -8,7 +8,10 @@ The first block, a 4x4 transposed convolution of a 1x1 input, is a matmul.
 D: four convolutional blocks with batch norm (leaky ReLU 0.2):
   32x32xC -> 16x16x128 -> 8x8x256 -> 4x4x512 -> num_outputs logits,
 the last block (a full-window 4x4 convolution) written as a matmul.
-`num_outputs` = 3 for DTN's ternary D, 1 for a binary D.
+`num_outputs` = 3 for DTN's ternary D, 1 for a binary D. With
+normalization='spectral' every convolution and the output layer are
+spectrally normalised (Miyato et al. 2018, SN-GAN) and batch norm is left
+out: D is then 1-Lipschitz per layer and judges each image on its own.
 """
 
 from typing import Optional, Sequence
@@ -18,6 +21,9 @@ import jax
 import jax.numpy as jnp
 
 from xdomain.models import layers
+
+
+NORMALIZATIONS = ('batch', 'spectral')  # D's: DCGAN's, or SN-GAN's
 
 
 def to_rgb(images: jax.Array) -> jax.Array:
@@ -69,11 +75,17 @@ class Discriminator(nn.Module):
   num_classes > 0 makes D class-conditional by projection (Miyato & Koyama
   2018): each logit gains <embed_k(y), phi(x)>, phi(x) D's last features and
   y a [B, num_classes] class distribution (one-hot labels or soft).
+
+  normalization: 'batch' (batch norm after every convolution, DCGAN's and
+  the public DTN code's) or 'spectral' (spectral norm on every layer's
+  weights, no batch norm; its power-iteration vectors live in
+  'batch_stats' and advance only when train=True).
   """
   num_outputs: int = 3
   widths: Sequence[int] = (128, 256, 512)
   bn_axis_name: Optional[str] = None
   num_classes: int = 0
+  normalization: str = 'batch'
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False,
@@ -84,12 +96,23 @@ class Discriminator(nn.Module):
     if (labels is None) != (self.num_classes == 0):
       raise ValueError(f'Discriminator(num_classes={self.num_classes}) '
                        f'called with labels={labels is not None}')
+    if self.normalization not in NORMALIZATIONS:
+      raise ValueError(f'Discriminator normalization must be one of '
+                       f'{NORMALIZATIONS}, got {self.normalization!r}')
+    spectral = self.normalization == 'spectral'
+    def layer(module, h):
+      if spectral:
+        return nn.SpectralNorm(module)(h, update_stats=train)
+      return module(h)
     h = x
     for width in self.widths:
-      h = nn.Conv(width, (3, 3), strides=2, padding='SAME', use_bias=False)(h)
-      h = nn.leaky_relu(_batch_norm(train, self.bn_axis_name)(h), 0.2)
+      h = layer(nn.Conv(width, (3, 3), strides=2, padding='SAME',
+                        use_bias=spectral), h)
+      if not spectral:
+        h = _batch_norm(train, self.bn_axis_name)(h)
+      h = nn.leaky_relu(h, 0.2)
     phi = h.reshape(h.shape[0], -1)
-    logits = nn.Dense(self.num_outputs)(phi)
+    logits = layer(nn.Dense(self.num_outputs), phi)
     if not self.num_classes:
       return logits
     embed = nn.Dense(self.num_outputs * phi.shape[-1], use_bias=False,
