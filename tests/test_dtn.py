@@ -209,7 +209,7 @@ def test_class_conditional_d_is_told_f_predicted_classes(data_dir,
       f_module.apply(f_variables, im, train=False), -1), 10)
 
   def passes(params, stats, one):
-    shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+    shared, _ = _shared_pass(method, state, params, stats, one, jax.random.key(1))
     loss = method.groups['disc'].loss_fn(params, stats, one,
                                          jax.random.key(1), shared)[0]
     xs, xt = one['source']['image'], one['target']['image']
@@ -254,6 +254,13 @@ def test_generator_output_scale_below_one_is_named(data_dir,
                      **{'model.g.output_scale': 0.5})
   with pytest.raises(errors.ConfigError, match='output_scale'):
     _built(config)
+
+
+def _shared_pass(method, state, params, stats, one, rng):
+  """DTN's shared forward pass (G on the batch), given the state's buffers
+  (the target bank of loss.nn_anchor) where the method keeps them."""
+  extra = (state['buffers'],) if method.shared.reads_buffers else ()
+  return method.shared.fn(params, stats, one, rng, *extra)
 
 
 def _tiny_dtn(data_dir, tiny_classifiers, **overrides):
@@ -375,7 +382,7 @@ def test_f_tune_updates_only_f_every_kth_iteration_on_l_const(
   params, stats = state['params'], state['batch_stats']
 
   def loss_and_by_hand(one):  # one device's batch (batch norm's axis bound)
-    fakes, _ = method.shared.fn(params, stats, one, None)
+    fakes, _ = _shared_pass(method, state, params, stats, one, None)
     loss, _ = method.groups['f'].loss_fn(params, stats, one, None, fakes)
     f_apply = lambda x: method_f(config, params, stats, x)
     n = one['source']['image'].shape[0]
@@ -449,7 +456,7 @@ def test_instance_noise_is_what_d_sees_and_only_d(data_dir,
                              jax.tree.map(lambda x: x[0], batch))
 
     def passes(params, stats, one, rng):
-      shared, _ = method.shared.fn(params, stats, one, rng)
+      shared, _ = _shared_pass(method, state, params, stats, one, rng)
       return (shared['fakes'],
               method.groups['disc'].loss_fn(params, stats, one, rng,
                                             shared)[0],
@@ -512,7 +519,7 @@ def test_const_space_logits_is_kl_of_f_classifier_on_x_and_g_x(
     state = steps.init_state(method, jax.random.key(0), one)
 
     def passes(params, stats, one):
-      shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+      shared, _ = _shared_pass(method, state, params, stats, one, jax.random.key(1))
       metrics = method.groups['gen'].loss_fn(params, stats, one,
                                              jax.random.key(1), shared)[1]
       return shared['fakes'], metrics['metrics']['L_CONST']
@@ -553,7 +560,7 @@ def test_const_f_checkpoints_average_l_const_over_every_f(
   assert set(state['params']) == {'f', 'g', 'd'}
 
   def passes(params, stats, one):
-    shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+    shared, _ = _shared_pass(method, state, params, stats, one, jax.random.key(1))
     metrics = method.groups['gen'].loss_fn(params, stats, one,
                                            jax.random.key(1), shared)[1]
     return shared['fakes'], metrics['metrics']
@@ -581,6 +588,67 @@ def test_const_f_checkpoints_average_l_const_over_every_f(
                         'loss.const_space': 'logits'}))
 
 
+def test_target_bank_is_first_in_first_out_and_nearest_by_features():
+  from xdomain.methods import dtn  # pylint: disable=g-import-not-at-top
+  bank = dtn.init_target_bank(3, (2, 2, 1), 2)
+  images = jnp.arange(2 * 4, dtype=jnp.float32).reshape(2, 2, 2, 1)
+  bank = dtn.push_target_bank(bank, images, jnp.array([[0., 0.], [5., 5.]]))
+  assert int(bank['count']) == 2
+  # Only filled slots count: the empty third slot (features 0) never wins.
+  near = dtn.nearest_in_bank(bank, jnp.array([[4., 4.], [1., -1.]]))
+  np.testing.assert_array_equal(near, images[jnp.array([1, 0])])
+  newer = jnp.full((2, 2, 2, 1), 9.0)
+  bank = dtn.push_target_bank(bank, newer, jnp.array([[1., 0.], [9., 9.]]))
+  assert int(bank['count']) == 3  # full: the oldest (features 5,5) dropped
+  np.testing.assert_array_equal(bank['features'],
+                                [[1., 0.], [9., 9.], [0., 0.]])
+  np.testing.assert_array_equal(bank['images'][2], images[0])
+
+
+def test_nn_anchor_pulls_g_x_towards_the_nearest_banked_target(
+    data_dir, tiny_classifiers, tmp_path):
+  """loss.nn_anchor: the bank holds the real targets of the iteration (and
+  earlier ones), L_NN is the MSE of G(x) and the banked target nearest in
+  f's features; a tiny run trains, checkpoints and resumes with the bank."""
+  from xdomain import errors  # pylint: disable=g-import-not-at-top
+  from xdomain import steps  # pylint: disable=g-import-not-at-top
+  from xdomain.methods import dtn  # pylint: disable=g-import-not-at-top
+  config = _tiny_dtn(data_dir, tiny_classifiers,
+                     **{'loss.nn_anchor': 10.0, 'model.nn_bank_size': 8})
+  method, batch = _built(config), random_batch(config)
+  one = jax.tree.map(lambda x: x[0], batch)
+  state = steps.init_state(method, jax.random.key(0), one)
+  assert int(state['buffers']['target_bank']['count']) == 0
+
+  def passes(params, stats, one, buffers):
+    shared, aux = method.shared.fn(params, stats, one, jax.random.key(1),
+                                   buffers)
+    metrics = method.groups['gen'].loss_fn(params, stats, one,
+                                           jax.random.key(1), shared)[1]
+    return shared, aux['buffers'], metrics['metrics']
+
+  shared, buffers, metrics = jax.vmap(
+      passes, in_axes=(None, None, 0, None), axis_name=steps.AXIS)(
+          state['params'], state['batch_stats'], batch, state['buffers'])
+  xs, xt = one['source']['image'], one['target']['image']
+  n = xs.shape[0]
+  bank = jax.tree.map(lambda a: a[0], buffers['target_bank'])
+  np.testing.assert_array_equal(bank['images'][:n], xt)
+  features = shared['features'][0]
+  expected_anchor = dtn.nearest_in_bank(bank, features[:n])
+  np.testing.assert_array_equal(shared['anchor'][0], expected_anchor)
+  np.testing.assert_allclose(
+      metrics['L_NN'][0],
+      jnp.mean(jnp.square(shared['fakes'][0][:n] - expected_anchor)),
+      rtol=1e-5)
+  run = train.train_and_evaluate(config, str(tmp_path))
+  assert 0.0 <= run['translated_accuracy'] <= 1.0
+  for bad in ({'loss.nn_anchor': -1.0}, {'model.nn_bank_size': 0}):
+    with pytest.raises(errors.ConfigError, match='nn_anchor'):
+      _built(_tiny_dtn(data_dir, tiny_classifiers,
+                       **{'loss.nn_anchor': 1.0, **bad}))
+
+
 def test_alpha_maps_adds_the_mse_of_f_block_maps_on_x_and_g_x(
     data_dir, tiny_classifiers):
   """loss.alpha_maps > 0: L_CONST_maps = mean over loss.const_maps of the MSE
@@ -598,7 +666,7 @@ def test_alpha_maps_adds_the_mse_of_f_block_maps_on_x_and_g_x(
     state = steps.init_state(method, jax.random.key(0), one)
 
     def passes(params, stats, one):
-      shared, _ = method.shared.fn(params, stats, one, jax.random.key(1))
+      shared, _ = _shared_pass(method, state, params, stats, one, jax.random.key(1))
       loss, aux = method.groups['gen'].loss_fn(params, stats, one,
                                                jax.random.key(1), shared)
       return shared['fakes'], loss, aux['metrics']
@@ -748,6 +816,7 @@ config = dtn.dtn_config(config_lib.domain('a'), config_lib.domain('b'),
                                *exports)
 config.model.g.widths = (32, 16, 8)
 config.model.d.widths = (8, 16, 32)
+config.loss.nn_anchor, config.model.nn_bank_size = 10.0, 24  # bank: 1.5 batches
 n, global_batch = jax.local_device_count(), 16
 config.per_device_batch_size = global_batch // n
 method = methods.build(config, tmp)
@@ -764,14 +833,16 @@ state = steps.replicate(state)
 for i in range(2):
   state, metrics = step(state, batch(i))
 state = jax.tree.map(lambda x: np.asarray(x)[0], state)
-leaves = jax.tree.leaves({'p': state['params'], 's': state['batch_stats']})
+leaves = jax.tree.leaves({'p': state['params'], 's': state['batch_stats'],
+                          'b': state['buffers']})
 np.savez(sys.argv[1], leaves=np.concatenate([np.ravel(x) for x in leaves]))
 print(n)
 '''
 
 
 def test_dtn_step_on_eight_fake_devices_matches_one_device(tmp_path):
-  """Same global batch: gradients pmean'd, batch norm over the global batch."""
+  """Same global batch: gradients pmean'd, batch norm over the global batch,
+  the same bank of targets (loss.nn_anchor) on every device."""
   outputs = {n: np.load(path)['leaves'] for n, path in
              run_on_fake_cpu_devices(_DTN_MULTI_DEVICE, tmp_path).items()}
   np.testing.assert_allclose(outputs[8], outputs[1], rtol=1e-3, atol=1e-4)

@@ -78,7 +78,10 @@ TABLE = base.Table(
         base.TableRow('binary D', {'model.d.ternary': False}),
         base.TableRow('Sec. 3 baseline', {  # G = g o E, E trained; no L_TID;
             'model.generator_input': 'pixels', 'loss.beta': 0.0,  # a plain GAN
-            'loss.target_through_g': False, 'model.d.ternary': False}, 13.71),
+            'loss.target_through_g': False, 'model.d.ternary': False,
+            'loss.nn_anchor': 0.0}, 13.71),
+        base.TableRow('without L_NN',  # the recipe before 2026-12-07
+                      {'loss.nn_anchor': 0.0}),
         base.TableRow('3 not in S', _unseen('source')),
         base.TableRow('3 not in T', _unseen('target')),
         base.TableRow('3 not in S nor T', _unseen('source', 'target')),
@@ -211,6 +214,33 @@ class _Networks:
         jax.nn.one_hot(jnp.argmax(logits, -1), self.num_classes))
 
 
+def init_target_bank(size: int, image_shape, feature_dim: int):
+  """An empty bank of `size` real target images and their f features."""
+  return {'images': jnp.zeros((size,) + tuple(image_shape), jnp.float32),
+          'features': jnp.zeros((size, feature_dim), jnp.float32),
+          'count': jnp.zeros((), jnp.int32)}
+
+
+def push_target_bank(bank, images, features):
+  """The bank with `images` / `features` in front (first in, first out):
+  the newest targets first, the oldest dropped once it is full."""
+  size = bank['images'].shape[0]
+  return {'images': jnp.concatenate([images, bank['images']])[:size],
+          'features': jnp.concatenate([features, bank['features']])[:size],
+          'count': jnp.minimum(bank['count'] + images.shape[0], size)}
+
+
+def nearest_in_bank(bank, features):
+  """For each row of `features`, the bank image whose f features are the
+  nearest (squared Euclidean), among the filled slots only."""
+  d = (jnp.sum(features ** 2, -1, keepdims=True)
+       - 2 * features @ bank['features'].T
+       + jnp.sum(bank['features'] ** 2, -1)[None])
+  filled = jnp.arange(bank['images'].shape[0]) < bank['count']
+  nearest = jnp.argmin(jnp.where(filled[None], d, jnp.inf), -1)
+  return bank['images'][nearest]
+
+
 def _frozen_encoder(module, variables):
   """x -> a restored classifier's features, frozen (inference batch norm;
   its variables are constants of the step, in no update group)."""
@@ -264,7 +294,11 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
               if nets.class_conditional else None)
     v = nets.d.init(keys[2], x, train=False, labels=labels)
     params[DISCRIMINATOR], stats[DISCRIMINATOR] = v['params'], v['batch_stats']
-    return {'params': params, 'batch_stats': stats}
+    if not nn_weight:
+      return {'params': params, 'batch_stats': stats}
+    bank = init_target_bank(bank_size, x.shape[1:], h.shape[-1])
+    return {'params': params, 'batch_stats': stats,
+            'buffers': {'target_bank': bank}}
 
   # G runs once per iteration on [source; target] (the method's shared
   # forward pass: the D and g updates both use it; g's gradients flow back
@@ -272,13 +306,37 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   # target]: batch norm then normalises each network's input as one batch,
   # the same mix its running averages (used by `translate`) see, and D cannot
   # tell real from fake by per-batch statistics alone.
-  def generate_batch(params, batch_stats, batch, rng):
+  def generate_batch(params, batch_stats, batch, rng, buffers=None):
     del rng
     xs, xt = batch['source']['image'], batch['target']['image']
     x = jnp.concatenate([xs, xt]) if weights.target_through_g else xs
     fakes, features, stats = nets.generate(params, batch_stats, x, train=True)
-    return {'fakes': fakes, 'features': features}, {'batch_stats': stats}
+    outputs = {'fakes': fakes, 'features': features}
+    if not nn_weight:
+      return outputs, {'batch_stats': stats}
+    # Every device pushes every device's targets (in device order): the
+    # bank is the same everywhere and independent of the device count.
+    n = xs.shape[0]  # the frozen f's features, from G's pass where it has them
+    f_source = (features[:n] if nets.uses_f
+                else nets.frozen_f(params, batch_stats, xs))
+    f_target = (features[n:] if nets.uses_f and weights.target_through_g
+                else nets.frozen_f(params, batch_stats, xt))
+    gather = lambda a: jax.lax.all_gather(jax.lax.stop_gradient(a),
+                                          steps.AXIS, tiled=True)
+    bank = push_target_bank(buffers['target_bank'], gather(xt),
+                            gather(f_target))
+    outputs['anchor'] = nearest_in_bank(bank, f_source)
+    return outputs, {'batch_stats': stats, 'buffers': {'target_bank': bank}}
 
+  # The nearest-target anchor (not in the paper): G(x) pulled in pixels
+  # towards the real target image whose f features are nearest to f(x),
+  # from a bank of the last model.nn_bank_size targets (training state).
+  nn_weight = float(config.loss.get('nn_anchor', 0.0))  # older runs: off
+  bank_size = int(config.model.get('nn_bank_size', 512))
+  if nn_weight < 0 or (nn_weight > 0 and bank_size < 1):
+    raise errors.ConfigError(
+        f'config.loss.nn_anchor={nn_weight} needs a weight >= 0 (0 = off) '
+        f'and, when on, model.nn_bank_size >= 1 (got {bank_size})')
   noise_std = float(config.model.d.get('instance_noise', 0.0))
   real_smoothing = float(config.model.d.get('real_label_smoothing', 0.0))
   if not 0.0 <= real_smoothing < 1.0:
@@ -368,15 +426,19 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # L_TID = d2(x, G(x)) on target.
     l_tid = (losses.mse(xt, fakes[n:]) if weights.target_through_g
              else jnp.zeros(()))
+    l_nn = (losses.mse(fake_s, shared['anchor']) if nn_weight
+            else jnp.zeros(()))
     l_tv = losses.total_variation(fakes, weights.tv_exponent)
     # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3).
     loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
             weights.beta * l_tid + weights.gamma * l_tv +
-            alpha_maps * l_const_maps)
+            alpha_maps * l_const_maps + nn_weight * l_nn)
     metrics = {'L_GANG': l_gan, 'L_CONST': l_const, 'L_TID': l_tid,
                'L_TV': l_tv}
     if alpha_maps > 0:
       metrics['L_CONST_maps'] = l_const_maps
+    if nn_weight:
+      metrics['L_NN'] = l_nn
     for i, l in enumerate(l_const_extra):
       metrics[f'L_CONST_f{i + 1}'] = l
     return loss, {'metrics': metrics}
@@ -458,7 +520,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
                      schedule=schedule, evaluate=evaluate,
                      best_metric='translated_accuracy',
                      shared=base.SharedForward(networks=generator_networks,
-                                               fn=generate_batch),
+                                               fn=generate_batch,
+                                               reads_buffers=bool(nn_weight)),
                      # Evaluation reads the averaged weights of G (model.g.ema_decay > 0).
                      averaged_networks=generator_networks,
                      ema_decay=float(config.model.g.ema_decay),
