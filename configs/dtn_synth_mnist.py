@@ -8,7 +8,7 @@ first -- f on synth_digits train (-> runs/f_synth_tg) and the MNIST
 evaluator on MNIST train only (-> runs/eval_mnist_strided) -- then DTN.
 Sizes: '' (this file as is) the paper's networks (g 512/256/128, D
 128/256/512, batch 128, 20,000 steps) for GPU/TPU; ':cpu' half-width
-networks, batch 32, 750 steps (~3 min of DTN training on 2 CPU cores;
+networks, batch 32, 750 steps (5.2 min of DTN training on 2 CPU cores;
 `dtn.dtn_cpu` says why 750 steps and batch 32); ':tiny' for tests. Both
 real sizes use the same recipe (`dtn.dtn_recipe`).
 
