@@ -4,7 +4,10 @@ G = g o f, with f restored from an exported classifier and frozen (it sits in
 the params under 'f' but in no update group, as in the paper). Update groups:
   disc: D minimises L_D (ternary, or binary for the ablation);
   gen:  g minimises L_G = w_gan L_GANG + alpha L_CONST + beta L_TID
-                          + gamma L_TV;
+                          + gamma L_TV (+ loss.nn_anchor L_NN, not in the
+                          paper: MSE of G(x) and the real target nearest
+                          to x in f's features, from a bank of recent
+                          targets kept in the training state);
   f:    only with model.f_tune_every = k > 0 (yunjey/domain-transfer-network,
         which fine-tunes f on L_CONST every 15 steps): every k-th iteration f
         minimises L_CONST = d(f(x), f(G(x))) (G(x) held fixed, f's batch
@@ -278,6 +281,15 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
               for path in config.model.get('const_f_checkpoints', ())]
   weights = config.loss
   ternary = config.model.d.ternary
+  # The nearest-target anchor (not in the paper): G(x) pulled in pixels
+  # towards the real target image whose f features are nearest to f(x),
+  # from a bank of the last model.nn_bank_size targets (training state).
+  nn_weight = float(config.loss.get('nn_anchor', 0.0))  # older runs: off
+  bank_size = int(config.model.get('nn_bank_size', 512))
+  if nn_weight < 0 or (nn_weight > 0 and bank_size < 1):
+    raise errors.ConfigError(
+        f'config.loss.nn_anchor={nn_weight} needs a weight >= 0 (0 = off) '
+        f'and, when on, model.nn_bank_size >= 1 (got {bank_size})')
 
   def init_variables(rng, batch):
     x = batch['source']['image']
@@ -328,15 +340,6 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     outputs['anchor'] = nearest_in_bank(bank, f_source)
     return outputs, {'batch_stats': stats, 'buffers': {'target_bank': bank}}
 
-  # The nearest-target anchor (not in the paper): G(x) pulled in pixels
-  # towards the real target image whose f features are nearest to f(x),
-  # from a bank of the last model.nn_bank_size targets (training state).
-  nn_weight = float(config.loss.get('nn_anchor', 0.0))  # older runs: off
-  bank_size = int(config.model.get('nn_bank_size', 512))
-  if nn_weight < 0 or (nn_weight > 0 and bank_size < 1):
-    raise errors.ConfigError(
-        f'config.loss.nn_anchor={nn_weight} needs a weight >= 0 (0 = off) '
-        f'and, when on, model.nn_bank_size >= 1 (got {bank_size})')
   noise_std = float(config.model.d.get('instance_noise', 0.0))
   real_smoothing = float(config.model.d.get('real_label_smoothing', 0.0))
   if not 0.0 <= real_smoothing < 1.0:
@@ -429,7 +432,8 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     l_nn = (losses.mse(fake_s, shared['anchor']) if nn_weight
             else jnp.zeros(()))
     l_tv = losses.total_variation(fakes, weights.tv_exponent)
-    # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3).
+    # L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (DTN Sec. 3),
+    # + the switches beyond the paper (alpha_maps L_CONST_maps, nn L_NN).
     loss = (weights.gan_weight * l_gan + weights.alpha * l_const +
             weights.beta * l_tid + weights.gamma * l_tv +
             alpha_maps * l_const_maps + nn_weight * l_nn)
