@@ -72,8 +72,8 @@ translations correctly -- g finds glyphs f accepts and D does not reject.
 Also tried 2026-12-07 and rejected (seed 0 unless said): L_NN weight 30
 (98.53 / 97.53 % at 500 / 1,000, no better than 10), a spectral-norm D
 (model.d.normalization=spectral: 89.14 %, speckled 6s and 8s), L_CONST
-averaged with a second, shape-augmented f (model.const_f_checkpoints:
-95.69 / 94.08 % at step 1,000 on seeds 0 / 1, 86.69 / 88.12 % final), f
+at half weight (what a buggy model.const_f_checkpoints measured: the
+second f's term had no gradient; 86.69 / 88.12 % final, seeds 0 / 1), f
 trained with shape augmentation (data.augment_rotate/_shear/_scale/_stroke:
 MNIST 70.03 %, DTN 91.59 %), g's learning rate 1e-4 (90.02 %).
 The paper's other choices stay switches:

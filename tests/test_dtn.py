@@ -580,6 +580,14 @@ def test_const_f_checkpoints_average_l_const_over_every_f(
                              atol=1e-6)
   np.testing.assert_allclose(metrics['L_CONST'][0], (per_f[0] + per_f[1]) / 2,
                              rtol=2e-4, atol=1e-6)
+  # The extra f's term reaches g: its gradient w.r.t. g is not zero.
+  def extra_term(g_params, one):
+    params = {**state['params'], 'g': g_params}
+    return passes(params, state['batch_stats'], one)[1]['L_CONST_f1']
+  grads = jax.vmap(jax.grad(extra_term), in_axes=(None, 0),
+                   axis_name=steps.AXIS)(state['params']['g'], batch)
+  assert any(float(jnp.abs(leaf).max()) > 0
+             for leaf in jax.tree.leaves(grads))
   after_gen, _ = _one_step(method, ('gen',), state, batch)
   assert changed_networks(state, after_gen) == {'g'}
   with pytest.raises(errors.ConfigError, match='const_f_checkpoints'):

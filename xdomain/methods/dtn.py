@@ -128,9 +128,7 @@ class _Networks:
           f'{config.loss.const_space!r}')
     self.f = f_module.encoder
     self.f_head = f_variables['params']['head']  # constant: in no group
-    self.f_variables = {'params': f_variables['params']['encoder'],
-                        'batch_stats': f_variables.get('batch_stats', {}).get(
-                            'encoder', {})}
+    self.f_variables = _encoder_variables(f_variables)
     self.uses_f = model.generator_input == 'f'
     # The baseline's trainable encoder E has f's architecture.
     self.encoder = None if self.uses_f else classifiers.encoder_from_config(
@@ -244,14 +242,18 @@ def nearest_in_bank(bank, features):
   return bank['images'][nearest]
 
 
+def _encoder_variables(variables):
+  """A restored classifier's encoder part (params and batch statistics)."""
+  return {'params': variables['params']['encoder'],
+          'batch_stats': variables.get('batch_stats', {}).get('encoder', {})}
+
+
 def _frozen_encoder(module, variables):
-  """x -> a restored classifier's features, frozen (inference batch norm;
-  its variables are constants of the step, in no update group)."""
-  encoder_variables = {'params': variables['params']['encoder'],
-                       'batch_stats': variables.get('batch_stats', {}).get(
-                           'encoder', {})}
-  return lambda x: jax.lax.stop_gradient(
-      module.encoder.apply(encoder_variables, x, train=False))
+  """x -> a restored classifier's features, frozen: inference batch norm,
+  its variables constants of the step (in no update group); gradients
+  still flow to x, so that g learns from L_CONST through it."""
+  encoder_variables = _encoder_variables(variables)
+  return lambda x: module.encoder.apply(encoder_variables, x, train=False)
 
 
 def translator(config: ml_collections.ConfigDict):
