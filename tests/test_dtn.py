@@ -857,9 +857,12 @@ def test_dtn_step_on_eight_fake_devices_matches_one_device(tmp_path):
 
 
 def test_quickstart_chain_trains_missing_prerequisites_then_dtn(data_dir,
-                                                                tmp_path):
+                                                                tmp_path,
+                                                                capsys):
   """configs/dtn_quickstart.py:tiny through main.run: f and the evaluator are
-  trained first when their exports are missing, reused when present."""
+  trained first when their exports are missing, reused when present, with a
+  warning naming the differences when an export's config is not the one
+  asked for now."""
   from xdomain import main  # pylint: disable=g-import-not-at-top
   config = load(os.path.join(REPO, 'configs', 'dtn_quickstart.py'), 'tiny')
   config.data.data_dir = data_dir
@@ -873,8 +876,16 @@ def test_quickstart_chain_trains_missing_prerequisites_then_dtn(data_dir,
   assert 0.0 <= metrics['translated_accuracy'] <= 1.0
   f_results = tmp_path / 'f' / 'results.json'
   stamp = os.path.getmtime(f_results)
+  capsys.readouterr()
   main.run(config, str(tmp_path / 'dtn2'))  # exports exist: not retrained
   assert os.path.getmtime(f_results) == stamp
+  assert 'WARNING' not in capsys.readouterr().out
+  config.prerequisites.f.config.data.augment_low_resolution = 12
+  main.run(config, str(tmp_path / 'dtn3'))  # another f asked for: warned
+  assert os.path.getmtime(f_results) == stamp
+  out = capsys.readouterr().out
+  assert "WARNING: Prerequisite 'f'" in out
+  assert 'data.augment_low_resolution: 8 there, 12 now' in out
 
 
 def test_wrong_generator_channels_named_before_compiling(data_dir,

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from xdomain import config_lib
+from xdomain import errors
 from xdomain.data import pipeline
 
 
@@ -260,3 +261,29 @@ def test_shape_augmentation_is_seeded_keeps_labels_and_is_off_by_default(
   changed = [not np.array_equal(a, b) for a, b in zip(
       plain['source']['image'][0], first['source']['image'][0])]
   assert sum(changed) >= 12  # nearly every image moves
+
+
+def test_low_resolution_is_a_shrunk_copy_or_unchanged():
+  image = np.zeros((32, 32, 1), np.uint8)
+  image[8:24, 14:18] = 200
+  kinds = {'same': 0, 'blurred': 0}
+  for k in range(40):
+    out = pipeline.random_low_resolution(
+        tf.constant(image), 8, 'bilinear', tf.constant([0, k], tf.int64))
+    out = out.numpy()
+    assert out.shape == image.shape and out.dtype == np.uint8
+    if np.array_equal(out, image):
+      kinds['same'] += 1
+    else:  # the bar spread over its neighbours, its mass about kept
+      kinds['blurred'] += 1
+      assert out[16, 13] > 0 or out[16, 18] > 0
+      assert out.max() <= 200
+      assert abs(out.astype(float).sum() / image.sum() - 1) < 0.1
+  assert min(kinds.values()) >= 10  # p = 1/2 each
+  again = pipeline.random_low_resolution(
+      tf.constant(image), 8, 'bilinear', tf.constant([0, 3], tf.int64))
+  np.testing.assert_array_equal(again, pipeline.random_low_resolution(
+      tf.constant(image), 8, 'bilinear', tf.constant([0, 3], tf.int64)))
+  with pytest.raises(errors.ConfigError, match='augment_low_resolution'):
+    pipeline.random_low_resolution(tf.constant(image), 32, 'bilinear',
+                                   tf.constant([0, 0], tf.int64))

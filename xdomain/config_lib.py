@@ -8,6 +8,9 @@ run-length names (`num_train_steps`, `log_every_steps`, `eval_every_steps`,
 config is locked (as `xdomain.main` does) and by `validate`.
 """
 
+import json
+import os
+
 import ml_collections
 
 from xdomain import errors
@@ -130,6 +133,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.augment_shear = 0.0
   config.data.augment_scale = 0.0
   config.data.augment_stroke = False
+  # With p = 1/2 a training image is shrunk to a random side in
+  # [augment_low_resolution, 31] (area) and resized back to 32 with
+  # data.resize_method: a classifier that also reads blurred, low-resolution
+  # digits (e.g. uci_digits' 8x8 upscales); 0 = off.
+  config.data.augment_low_resolution = 0
 
   config.model = classifier_model()
   config.optim = ml_collections.ConfigDict()
@@ -257,3 +265,30 @@ def classifier_tiny(
   config.eval.limit = 128
   return config
 
+
+
+def as_saved(config: ml_collections.ConfigDict) -> dict:
+  """The config as <workdir>/config.json holds it (tuples as lists)."""
+  return json.loads(json.dumps(config.to_dict(), sort_keys=True))
+
+
+def saved_config(workdir: str):
+  """<workdir>/config.json as a dict, or None where there is none."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def config_differences(saved, current, prefix=''):
+  """Dotted keys whose values differ between two config dicts (as
+  config.json holds them)."""
+  out = []
+  for key in sorted(set(saved) | set(current)):
+    a, b = saved.get(key, '<absent>'), current.get(key, '<absent>')
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += config_differences(a, b, f'{prefix}{key}.')
+    elif a != b:
+      out.append(f'{prefix}{key}: {a!r} there, {b!r} now')
+  return out

@@ -105,6 +105,27 @@ def random_stroke(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   return tf.cast(out, tf.uint8)
 
 
+def random_low_resolution(image: tf.Tensor, min_side: int, method: str,
+                          seed: tf.Tensor) -> tf.Tensor:
+  """uint8 [32, 32, C]: with probability 1/2, shrunk to a random side in
+  [min_side, 31] (area averaging) and resized back to 32x32 with `method`
+  (as `resize_to_32` resizes small datasets), stateless in `seed`; else
+  unchanged."""
+  if not 1 <= min_side < IMAGE_SIZE:
+    raise errors.ConfigError(
+        f'data.augment_low_resolution must be 0 (off) or a side in [1, '
+        f'{IMAGE_SIZE - 1}], got {min_side}')
+  draws = tf.random.stateless_uniform([2], seed=seed)
+  side = min_side + tf.cast(draws[1] * (IMAGE_SIZE - min_side), tf.int32)
+  x = tf.cast(image, tf.float32)
+  small = tf.image.resize(x, tf.stack([side, side]), method='area')
+  back = tf.image.resize(small, (IMAGE_SIZE, IMAGE_SIZE),
+                         method=config_lib.RESIZE_METHODS[method],
+                         antialias=True)
+  back = tf.cast(tf.clip_by_value(tf.round(back), 0, 255), tf.uint8)
+  return tf.where(draws[0] < 0.5, back, image)
+
+
 def augment_shape(image: tf.Tensor, data: ml_collections.ConfigDict,
                   seed: tf.Tensor) -> tf.Tensor:
   """The shape augmentations `data` asks for (data.augment_rotate / _shear
@@ -191,6 +212,13 @@ def domain_train_dataset(data: ml_collections.ConfigDict,
     ds = ds.map(
         lambda i, ex: (i, {**ex, 'image': augment_shape(
             ex['image'], data, tf.stack([tf.cast(seed, tf.int64) + 3571, i]))}),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  low_resolution = int(data.get('augment_low_resolution', 0))
+  if low_resolution:
+    ds = ds.map(
+        lambda i, ex: (i, {**ex, 'image': random_low_resolution(
+            ex['image'], low_resolution, data.resize_method,
+            tf.stack([tf.cast(seed, tf.int64) + 6007, i]))}),
         num_parallel_calls=tf.data.AUTOTUNE)
   if data.get('augment_grey_invert', False):
     ds = ds.map(

@@ -85,29 +85,15 @@ def _set(config, key: str, value) -> None:
   target[leaf] = value
 
 
-def config_differences(saved, current, prefix=''):
-  """Dotted keys whose values differ between two config dicts (as
-  config.json holds them)."""
-  out = []
-  for key in sorted(set(saved) | set(current)):
-    a, b = saved.get(key, '<absent>'), current.get(key, '<absent>')
-    if isinstance(a, dict) and isinstance(b, dict):
-      out += config_differences(a, b, f'{prefix}{key}.')
-    elif a != b:
-      out.append(f'{prefix}{key}: {a!r} there, {b!r} now')
-  return out
-
-
 def check_same_config(workdir, config) -> None:
   """A run is reused or resumed only if it was started with this config:
   otherwise the table would mix settings without saying so."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  from xdomain import config_lib  # pylint: disable=g-import-not-at-top
+  saved = config_lib.saved_config(workdir)
+  if saved is None:
     return
-  with open(path) as f:
-    saved = json.load(f)
-  current = json.loads(json.dumps(config.to_dict(), sort_keys=True))
-  differences = config_differences(saved, current)
+  current = config_lib.as_saved(config)
+  differences = config_lib.config_differences(saved, current)
   if differences:
     raise errors.ConfigError(
         f'{workdir} holds a run of another config '
