@@ -126,3 +126,17 @@ def test_every_method_at_cpu_size_shares_one_target_evaluator():
   assert configs['xgan'].prerequisites.reverse_evaluator == (
       configs['cyclegan'].prerequisites.reverse_evaluator)
   assert tuple(configs['sigan'].model.g.widths) == (256, 128, 64)
+
+
+def test_config_differences_name_changed_keys_and_skip_new_switches_off():
+  saved = {'a': 1, 'data': {'augment_translate': 2, 'name': 'mnist'}}
+  current = {'a': 1, 'data': {'augment_translate': 0, 'name': 'mnist',
+                              'augment_low_resolution': 0,  # new, off
+                              'new_on': 8}}  # new, on: a different run
+  assert config_lib.config_differences(saved, current) == [
+      'data.augment_translate: 2 there, 0 now',
+      "data.new_on: '<absent>' there, 8 now"]
+  assert config_lib.config_differences(current, saved) == [
+      'data.augment_low_resolution: 0 there, \'<absent>\' now',
+      'data.augment_translate: 0 there, 2 now',
+      "data.new_on: 8 there, '<absent>' now"]

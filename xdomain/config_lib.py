@@ -266,7 +266,6 @@ def classifier_tiny(
   return config
 
 
-
 def as_saved(config: ml_collections.ConfigDict) -> dict:
   """The config as <workdir>/config.json holds it (tuples as lists)."""
   return json.loads(json.dumps(config.to_dict(), sort_keys=True))
@@ -283,12 +282,16 @@ def saved_config(workdir: str):
 
 def config_differences(saved, current, prefix=''):
   """Dotted keys whose values differ between two config dicts (as
-  config.json holds them)."""
+  config.json holds them). A key the saved config lacks counts as the same
+  when it is off now (0, False, '', empty): a switch added since that run
+  was saved, whose default keeps the old behaviour."""
   out = []
   for key in sorted(set(saved) | set(current)):
     a, b = saved.get(key, '<absent>'), current.get(key, '<absent>')
     if isinstance(a, dict) and isinstance(b, dict):
       out += config_differences(a, b, f'{prefix}{key}.')
+    elif key not in saved and not isinstance(b, dict) and not b:
+      continue
     elif a != b:
       out.append(f'{prefix}{key}: {a!r} there, {b!r} now')
   return out
