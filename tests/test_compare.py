@@ -23,6 +23,7 @@ def _compare(tmp_path, data_dir, *args):
 
 def test_compare_trains_two_methods_two_seeds_reuses_and_refuses(
     data_dir, tmp_path):
+  runs = tmp_path / 'compare' / 'synth_mnist_tiny'  # <pair>_<size>
   result = _compare(tmp_path, data_dir, '--methods=dtn,cyclegan',
                     '--seeds=0,1')
   assert result.returncode == 0, result.stderr[-3000:]
@@ -47,13 +48,13 @@ def test_compare_trains_two_methods_two_seeds_reuses_and_refuses(
   assert source_only.count('%') == 2  # its accuracy and the paper's
   with open(tmp_path / 'out' / 'results.png', 'rb') as f:
     assert f.read(4) == b'\x89PNG'
-  prints = [json.loads((tmp_path / 'compare' / 'dtn' / 'dtn' / f'seed{k}' /
+  prints = [json.loads((runs / 'dtn' / 'dtn' / f'seed{k}' /
                         'results.json').read_text())['params_fingerprint']
             for k in (0, 1)]
   assert prints[0] != prints[1]  # one run per seed
 
   # Again: every run reused, nothing retrained.
-  results = tmp_path / 'compare' / 'cyclegan' / 'cyclegan' / 'seed1'
+  results = runs / 'cyclegan' / 'cyclegan' / 'seed1'
   stamp = os.path.getmtime(results / 'results.json')
   again = _compare(tmp_path, data_dir, '--methods=dtn,cyclegan',
                    '--seeds=0,1')
@@ -62,14 +63,14 @@ def test_compare_trains_two_methods_two_seeds_reuses_and_refuses(
   assert 'Training' not in again.stdout
 
   # Another config into the same workdir: refused before anything trains.
-  before = (tmp_path / 'compare' / 'dtn' / 'dtn' / 'seed0' /
+  before = (runs / 'dtn' / 'dtn' / 'seed0' /
             'results.json').read_text()
   refused = _compare(tmp_path, data_dir, '--methods=dtn', '--seeds=0',
                      '--set=loss.beta=0.5')
   assert refused.returncode != 0
   assert 'loss.beta: 45.0 there, 0.5 now' in refused.stderr
   assert 'another --workdir' in refused.stderr
-  assert (tmp_path / 'compare' / 'dtn' / 'dtn' / 'seed0' /
+  assert (runs / 'dtn' / 'dtn' / 'seed0' /
           'results.json').read_text() == before
   unknown = _compare(tmp_path, data_dir, '--methods=dtn', '--set=los.beta=1')
   assert unknown.returncode != 0 and "unknown config key 'los.beta'" in (

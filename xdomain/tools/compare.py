@@ -9,7 +9,7 @@ evaluators and budget for each, several seeds, the papers' numbers beside.
 For each method with a config `configs/<method>_<pair>.py` (or those of
 --methods), its full-method row (with --ablations every row its module
 declares in `TABLE`: ablations, experiments) is trained per seed at the
-config's --size variant in <workdir>/<method>/<row>/seed<k>, through
+config's --size variant in <workdir>/<pair>_<size>/<method>/<row>/seed<k>, through
 `xdomain.chain.run`, so missing prerequisites (f, evaluators) are trained
 first. A finished run is reused and an unfinished one resumed, either only
 if its config.json matches; otherwise a ConfigError names the differences
@@ -83,6 +83,13 @@ def _set(config, key: str, value) -> None:
   if target is None or leaf not in target:
     raise errors.ConfigError(f'unknown config key {key!r}')
   target[leaf] = value
+
+
+def run_workdir(root, pair, size, method, row_name, seed) -> str:
+  """<root>/<pair>_<size>/<method>/<row>/seed<k>: runs of another pair
+  or size never share a workdir."""
+  return os.path.join(root, f'{pair}_{size or "paper"}', method,
+                      _slug(row_name), f'seed{seed}')
 
 
 def check_same_config(workdir, config) -> None:
@@ -391,7 +398,8 @@ def main(argv):
                  **resolved_overrides(configs[method], row)}
     for seed in _SEEDS.value:
       config = row_config(configs[method], row, int(seed))
-      workdir = os.path.join(root, method, _slug(row.name), f'seed{seed}')
+      workdir = run_workdir(root, _PAIR.value, _SIZE.value, method, row.name,
+                            seed)
       check_same_config(workdir, config)
       runs.append((method, row, config, workdir, overrides))
   records = []
