@@ -93,3 +93,18 @@ def test_orderings_against_the_papers():
   assert ('hold here (2 of 3): without L_TV > without L_GAN; '
           'SIGAN > without L_GAN.') in text
   assert 'Do not hold: without L_TV > SIGAN.' in text
+
+
+def test_papers_numbers_only_beside_the_pairs_they_are_for():
+  code = (
+      'from xdomain.tools import compare as t\n'
+      'from xdomain.methods import dtn\n'
+      "same = t.for_pair(dtn.TABLE, 'synth_mnist')\n"
+      "other = t.for_pair(dtn.TABLE, 'mnist_synth')\n"
+      'print(same is dtn.TABLE, same.rows[0].paper, '
+      'other.rows[0].paper, other.source_only_paper)\n'
+      "print(other.paper_source)\n")
+  text = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True,
+                        capture_output=True, text=True).stdout.splitlines()
+  assert text[0] == 'True 90.66 None None'
+  assert text[1].startswith('none for mnist_synth (DTN (Taigman')

@@ -159,9 +159,12 @@ class Table:
     source_only_paper: the paper's "source only" number (the pretrained
       f's classifier, `model.f_checkpoint`, on the target test split, no
       adaptation) in %, None when the method has no such row.
+    paper_pairs: the config pairs (configs/<method>_<pair>.py) the papers'
+      numbers stand for; () = every pair. Other pairs show no paper number.
   """
   rows: Tuple[TableRow, ...]
   metrics: Tuple[str, ...]
   main_metric: str
   paper_source: str = ''
   source_only_paper: Optional[float] = None
+  paper_pairs: Tuple[str, ...] = ()

@@ -27,6 +27,7 @@ spread; accuracy against wall time at each run's evaluations).
 
 import ast
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -174,11 +175,24 @@ def classifier_on_target(checkpoint, config):
       **evaluation.split_options(config))
 
 
-def fixed_rows(configs):
+def for_pair(table, pair):
+  """The table as shown for `pair`: without the papers' numbers where they
+  are for other pairs (e.g. DTN's SVHN -> MNIST numbers beside MNIST ->
+  synth_digits)."""
+  if not table.paper_pairs or pair in table.paper_pairs:
+    return table
+  return dataclasses.replace(
+      table, rows=tuple(dataclasses.replace(r, paper=None)
+                        for r in table.rows),
+      source_only_paper=None,
+      paper_source=(f'none for {pair} ({table.paper_source} are for '
+                    f'{", ".join(table.paper_pairs)})'))
+
+
+def fixed_rows(configs, tables):
   """The rows without training, one per distinct classifier: source only
   (each method's f) and oracle (each target evaluator), each naming every
   method that shares it."""
-  from xdomain import methods  # pylint: disable=g-import-not-at-top
   users = {}  # (row, checkpoint) -> the methods (and a config) that use it
   for method, config in configs.items():
     for row, key in ((SOURCE_ONLY, 'f_checkpoint'),
@@ -196,8 +210,8 @@ def fixed_rows(configs):
     # The paper's source-only number, of the first method whose table has one.
     paper = None
     if row == SOURCE_ONLY:
-      paper = next((methods.TABLES[m].source_only_paper for m, _ in shared_by
-                    if methods.TABLES[m].source_only_paper is not None), None)
+      paper = next((tables[m].source_only_paper for m, _ in shared_by
+                    if tables[m].source_only_paper is not None), None)
     records.append({'method': method, 'row': f'{row} ({what} of {names})',
                     'seed': '', 'steps': 0, 'wall_seconds': 0,
                     'target_accuracy': accuracy, 'paper': paper,
@@ -384,7 +398,7 @@ def main(argv):
   platform_defaults.apply()
   from xdomain import methods  # pylint: disable=g-import-not-at-top
   configs = method_configs(_PAIR.value, _SIZE.value, _METHODS.value)
-  tables = {m: methods.TABLES[m] for m in configs}
+  tables = {m: for_pair(methods.TABLES[m], _PAIR.value) for m in configs}
   root = files.absolute(_WORKDIR.value)
   files.makedirs(root)
   plan = []
@@ -406,7 +420,7 @@ def main(argv):
   for method, row, config, workdir, overrides in runs:
     print(f'== {method}: {row.name}, seed {config.seed}', flush=True)
     records.append(run_row(method, row, config, workdir, overrides))
-  records += fixed_rows(configs)
+  records += fixed_rows(configs, tables)
   out = _OUT.value
   files.makedirs(os.path.dirname(os.path.abspath(out)))
   buffer = io.StringIO()
