@@ -33,19 +33,15 @@ def _missing_prerequisites(config):
 def _warn_if_trained_otherwise(config, name, pre) -> None:
   """A found export is used as it is, but a run must not silently read an
   f or evaluator of another recipe (e.g. one left by an older version)."""
-  saved = config_lib.saved_config(pre.workdir)
-  if saved is None:
-    return
   expected = pre.config.copy_and_resolve_references()
   inherit_data_dirs(config, expected)
-  differences = config_lib.config_differences(
-      saved, config_lib.as_saved(expected))
+  differences = config_lib.differences_from_saved(pre.workdir, expected)
   if differences:
     message = (
         f'Prerequisite {name!r}: the export in {pre.workdir} was trained with '
-        f'another config ({"; ".join(differences[:4])}'
-        f'{"; ..." if len(differences) > 4 else ""}). Using it anyway; remove '
-        f'{pre.workdir} to retrain it with this config.')
+        f'another config ({config_lib.summarize_differences(differences)}). '
+        f'Using it anyway; remove {pre.workdir} to retrain it with this '
+        f'config.')
     logging.warning(message)
     print(f'WARNING: {message}', flush=True)
 

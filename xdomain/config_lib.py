@@ -266,18 +266,22 @@ def classifier_tiny(
   return config
 
 
-def as_saved(config: ml_collections.ConfigDict) -> dict:
-  """The config as <workdir>/config.json holds it (tuples as lists)."""
-  return json.loads(json.dumps(config.to_dict(), sort_keys=True))
-
-
-def saved_config(workdir: str):
-  """<workdir>/config.json as a dict, or None where there is none."""
+def differences_from_saved(workdir: str, config: ml_collections.ConfigDict):
+  """`config_differences` between <workdir>/config.json and `config` (as
+  that file would hold it); [] where the workdir has no config.json."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    return None
+    return []
   with open(path) as f:
-    return json.load(f)
+    saved = json.load(f)
+  current = json.loads(json.dumps(config.to_dict(), sort_keys=True))
+  return config_differences(saved, current)
+
+
+def summarize_differences(differences, most: int = 5) -> str:
+  """The first `most` differences, '; '-joined, '; ...' if there are more."""
+  return '; '.join(differences[:most]) + (
+      '; ...' if len(differences) > most else '')
 
 
 def config_differences(saved, current, prefix=''):

@@ -32,9 +32,13 @@ def resize_to_32(image: tf.Tensor, method: str) -> tf.Tensor:
                              f'{sorted(methods)}, got {method!r}')
   if image.shape[0] == IMAGE_SIZE and image.shape[1] == IMAGE_SIZE:
     return image
-  resized = tf.image.resize(tf.cast(image, tf.float32),
-                            (IMAGE_SIZE, IMAGE_SIZE),
-                            method=methods[method], antialias=True)
+  return _resized_to_32_uint8(tf.cast(image, tf.float32), methods[method])
+
+
+def _resized_to_32_uint8(image: tf.Tensor, tf_method: str) -> tf.Tensor:
+  """float [H, W, C] in 0..255 -> uint8 [32, 32, C], antialiased."""
+  resized = tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE),
+                            method=tf_method, antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
@@ -117,12 +121,9 @@ def random_low_resolution(image: tf.Tensor, min_side: int, method: str,
         f'{IMAGE_SIZE - 1}], got {min_side}')
   draws = tf.random.stateless_uniform([2], seed=seed)
   side = min_side + tf.cast(draws[1] * (IMAGE_SIZE - min_side), tf.int32)
-  x = tf.cast(image, tf.float32)
-  small = tf.image.resize(x, tf.stack([side, side]), method='area')
-  back = tf.image.resize(small, (IMAGE_SIZE, IMAGE_SIZE),
-                         method=config_lib.RESIZE_METHODS[method],
-                         antialias=True)
-  back = tf.cast(tf.clip_by_value(tf.round(back), 0, 255), tf.uint8)
+  small = tf.image.resize(tf.cast(image, tf.float32), tf.stack([side, side]),
+                          method='area')
+  back = _resized_to_32_uint8(small, config_lib.RESIZE_METHODS[method])
   return tf.where(draws[0] < 0.5, back, image)
 
 

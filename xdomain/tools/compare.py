@@ -97,17 +97,12 @@ def check_same_config(workdir, config) -> None:
   """A run is reused or resumed only if it was started with this config:
   otherwise the table would mix settings without saying so."""
   from xdomain import config_lib  # pylint: disable=g-import-not-at-top
-  saved = config_lib.saved_config(workdir)
-  if saved is None:
-    return
-  current = config_lib.as_saved(config)
-  differences = config_lib.config_differences(saved, current)
+  differences = config_lib.differences_from_saved(workdir, config)
   if differences:
     raise errors.ConfigError(
         f'{workdir} holds a run of another config '
-        f'({"; ".join(differences[:5])}'
-        f'{"; ..." if len(differences) > 5 else ""}). Nothing was changed: '
-        f'pass another --workdir, or remove that run to retrain it.')
+        f'({config_lib.summarize_differences(differences)}). Nothing was '
+        f'changed: pass another --workdir, or remove that run to retrain it.')
 
 
 def resolved_overrides(base_config, row):
