@@ -190,6 +190,53 @@ def test_train_f_head_switch_updates_f_too(data_dir, tiny_classifiers):
   assert changed_networks(state, after) == {'encoder', 'head'}
 
 
+def test_source_label_weight_adds_fs_cross_entropy_on_source(
+    data_dir, tiny_classifiers):
+  config = _tiny_sigan(data_dir, tiny_classifiers,
+                       **{'loss.cls_every': 1, 'loss.source_label_weight': 0.5})
+  method = _built(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], random_batch(config)))
+  _, (m,) = _run(config, method, ('cls',), state, 1)
+  # By hand: the pretrained classifier F o E (the state's E and F before the
+  # update) in training mode on the same source batch.
+  model, variables, _ = checkpoints.load_classifier(config.model.f_checkpoint)
+  source = random_batch(config, 0)['source']
+  logits, _ = model.apply(variables, source['image'][0], train=True,
+                          mutable=['batch_stats'])
+  expected = optax.softmax_cross_entropy_with_integer_labels(
+      logits, source['label'][0]).mean()
+  np.testing.assert_allclose(m['cls/L_source'], expected, rtol=1e-4)
+  np.testing.assert_allclose(
+      m['cls/loss'], config.loss.label_weight * m['cls/L_LabelConst'] +
+      0.5 * m['cls/L_source'], rtol=1e-5)
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_label_detach_translation_cuts_the_generation_path(
+    data_dir, tiny_classifiers, detach):
+  config = _tiny_sigan(data_dir, tiny_classifiers,
+                       **{'loss.label_detach_translation': detach})
+  method = _built(config)
+  state = steps.init_state(method, jax.random.key(0),
+                           jax.tree.map(lambda x: x[0], random_batch(config)))
+  loss_fn = method.groups['cls'].loss_fn
+
+  def grads(params, batch_stats, batch):
+    return jax.grad(lambda p: loss_fn(p, batch_stats, batch,
+                                      jax.random.key(0), None)[0])(params)
+
+  g = jax.pmap(grads, axis_name=steps.AXIS)(
+      steps.replicate(state['params']), steps.replicate(state['batch_stats']),
+      random_batch(config))
+  norm = lambda tree: float(sum(jnp.abs(x).sum()
+                                for x in jax.tree.leaves(tree)))
+  # E always learns to read G(E(x_s)); the gradient reaches G (and E's
+  # first application) only through generating it, which the switch cuts.
+  assert norm(g['encoder']) > 0
+  assert (norm(g['g']) == 0) == detach
+
+
 def test_tiny_sigan_runs_end_to_end(data_dir, tiny_classifiers, tmp_path):
   config = _tiny_sigan(data_dir, tiny_classifiers)
   metrics = train.train_and_evaluate(config, str(tmp_path))

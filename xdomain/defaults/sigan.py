@@ -15,7 +15,12 @@ def sigan_config(source: ml_collections.ConfigDict,
   classification update (L_LabelConst, weight label_weight) every
   cls_every = t = 20 iterations; batch 200; RMSprop for every network; the
   critic's Lipschitz constraint by weight clipping (0.01, as WGAN) unless
-  loss.gp_weight > 0 (then set optim.critic.weight_clip=0).
+  loss.gp_weight > 0 (then set optim.critic.weight_clip=0). Switches
+  beyond the paper (off by default): loss.label_detach_translation (the
+  classification update's gradient reaches E only as the reader of
+  G(E(x_s)), not through generating it) and loss.source_label_weight (the
+  classification update also keeps E a source classifier: + w CE(F(E(x_s)),
+  y_s)).
   """
   config = config_lib.base_config()
   config.method = 'sigan'
@@ -32,7 +37,8 @@ def sigan_config(source: ml_collections.ConfigDict,
   config.loss = ml_collections.ConfigDict(dict(
       gan_weight=1.0, alpha=0.01, beta=1.0, gamma=1e-4, tv_exponent=1.0,
       label_weight=1.0, cls_every=20, attention_normalize=False,
-      gp_weight=0.0))
+      gp_weight=0.0, label_detach_translation=False,
+      source_label_weight=0.0))
 
   config.optim.critic = config_lib.optimizer('rmsprop', 5e-5, weight_clip=0.01)
   config.optim.adv = config_lib.optimizer('rmsprop', 5e-5)

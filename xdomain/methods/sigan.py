@@ -23,7 +23,9 @@ Update groups (`config.schedule`, default critic -> adv -> cls):
           paper's text keeps F fixed, the default) minimise
           L_LabelConst = CE(F(E(G(E(x_s)))), y_s) (eq. 4); its gradient
           reaches E through both applications (eq. 4 minimised over
-          theta_e).
+          theta_e) unless loss.label_detach_translation (then only through
+          E reading G(E(x_s))); plus loss.source_label_weight x
+          CE(F(E(x_s)), y_s), E kept a source classifier (0 = the paper).
 G(E([x_s; x_t])) is the method's shared forward pass, computed once for
 critic and adv.
 
@@ -109,6 +111,10 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
   d = gan.Discriminator(num_outputs=1, widths=tuple(config.model.d.widths),
                         bn_axis_name=steps.AXIS)
   weights = config.loss
+  # Switches added after the paper's losses (absent in older runs' configs).
+  label_detach_translation = bool(weights.get('label_detach_translation',
+                                              False))
+  source_label_weight = float(weights.get('source_label_weight', 0.0))
 
   def encode(params, batch_stats, x, train):
     """E(x): features, E's sown block maps and its batch-stats updates."""
@@ -211,13 +217,20 @@ def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:
     # [x_s; x_t] batch of the shared forward.
     h, _, _ = encode(params, batch_stats, xs, train=True)
     fakes, _, _ = decode(params, batch_stats, h, train=True)
+    if label_detach_translation:  # E learns to read G(E(x_s)), not to shape it
+      fakes = jax.lax.stop_gradient(fakes)
     h_fake, _, stats = encode(params, batch_stats, fakes, train=True)
     logits = classify(params, h_fake)
     l_label = classifier_method.cross_entropy_loss(logits, ys)  # eq. 4
     accuracy = jnp.mean(jnp.argmax(logits, -1) == ys)
-    return weights.label_weight * l_label, {
-        'batch_stats': {ENCODER: stats} if stats else {},
-        'metrics': {'L_LabelConst': l_label, 'accuracy_on_G(x_s)': accuracy}}
+    metrics = {'L_LabelConst': l_label, 'accuracy_on_G(x_s)': accuracy}
+    loss = weights.label_weight * l_label
+    if source_label_weight:  # E(x_s) is the same batch's, no second pass
+      l_source = classifier_method.cross_entropy_loss(classify(params, h), ys)
+      loss = loss + source_label_weight * l_source
+      metrics['L_source'] = l_source
+    return loss, {'batch_stats': {ENCODER: stats} if stats else {},
+                  'metrics': metrics}
 
   # --- Evaluation -------------------------------------------------------------
   def translate(variables, images):
