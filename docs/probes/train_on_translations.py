@@ -7,7 +7,6 @@ IDENTITY=1 it is trained on the raw synth images instead (the same budget).
 
   PYTHONPATH=. python docs/probes/train_on_translations.py RUN_WORKDIR N STEPS
 """
-import json
 import os
 import sys
 import time
@@ -20,22 +19,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from xdomain import checkpoints
-from xdomain import steps
 from xdomain.data import pipeline
 from xdomain.methods import dtn
 from xdomain.models import classifiers
 
 workdir, n_train, n_steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with open(os.path.join(workdir, 'config.json')) as f:
-  config = ml_collections.ConfigDict(json.load(f))
-translate, method = dtn.translator(config)
-state = steps.init_state(method, jax.random.key(0),
-                         pipeline.example_batch(config))
-checkpointer = checkpoints.TrainCheckpointer(workdir)
-state = checkpointer.restore_latest(state)
-checkpointer.close()
-variables = steps.eval_variables(state)
+config, translate, variables = dtn.restored_translator(workdir)
 g = jax.jit(lambda x: translate(variables, x))
 if os.environ.get('IDENTITY'):
   g = lambda x: x

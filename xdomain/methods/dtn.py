@@ -24,6 +24,7 @@ target test images labelled by their nearest neighbours among translated,
 labelled source training images.
 """
 
+import json
 import os
 from typing import Any, Dict
 
@@ -257,11 +258,23 @@ def _frozen_encoder(module, variables):
   return lambda x: module.encoder.apply(encoder_variables, x, train=False)
 
 
-def translator(config: ml_collections.ConfigDict):
-  """(translate, method): G as a function of (variables, images), and the
-  built method (for its state's layout), e.g. for tools reading a run."""
+def restored_translator(workdir: str):
+  """(config, translate, variables) of a finished or running DTN run, for
+  tools reading it: its config.json, G as a function of (variables,
+  images), and the evaluation variables of its latest checkpoint (the
+  averaged g where the run keeps one, as evaluation does); variables is
+  None where no checkpoint is readable."""
+  from xdomain.data import pipeline  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(workdir, 'config.json')) as f:
+    config = ml_collections.ConfigDict(json.load(f))
   method = build(config, os.path.join('/tmp', 'xdomain_translator'))
-  return method.translate, method
+  state = steps.init_state(method, jax.random.key(0),
+                           pipeline.example_batch(config))
+  checkpointer = checkpoints.TrainCheckpointer(workdir)
+  state = checkpointer.restore_latest(state)
+  checkpointer.close()
+  variables = None if state is None else steps.eval_variables(state)
+  return config, method.translate, variables
 
 
 def build(config: ml_collections.ConfigDict, workdir: str) -> base.Method:

@@ -11,7 +11,6 @@ label the evaluator most often gives instead. The grid shows each misread
 source image above its translation (first 40).
 """
 
-import json
 import os
 import sys
 
@@ -33,27 +32,17 @@ def main(argv):
   platform_defaults.apply()
   # pylint: disable=g-import-not-at-top
   import jax
-  import ml_collections
   import numpy as np
   from xdomain import checkpoints
   from xdomain import evaluation
   from xdomain import images
-  from xdomain import steps
   from xdomain.data import pipeline
   from xdomain.methods import dtn
   # pylint: enable=g-import-not-at-top
   workdir = _WORKDIR.value
-  with open(os.path.join(workdir, 'config.json')) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  translate, method = dtn.translator(config)
-  state = steps.init_state(method, jax.random.key(0),
-                           pipeline.example_batch(config))
-  checkpointer = checkpoints.TrainCheckpointer(workdir)
-  state = checkpointer.restore_latest(state)
-  checkpointer.close()
-  if state is None:
+  config, translate, variables = dtn.restored_translator(workdir)
+  if variables is None:
     sys.exit(f'error: no readable checkpoint in {workdir}/checkpoints')
-  variables = steps.eval_variables(state)
   evaluator, evaluator_vars, _ = checkpoints.load_classifier(
       config.eval.evaluator_checkpoint)
   f_model, f_vars, _ = checkpoints.load_classifier(config.model.f_checkpoint)
